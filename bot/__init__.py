@@ -1,0 +1,3 @@
+"""supportbot runtime: server, dialogue manager, channels, moderation, conversation store."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,94 @@
+"""The one typed configuration of a bot project (`supportbot.yml`), validated at start-up.
+
+Unknown keys are errors (`extra="forbid"`), and every error names its key path, e.g.
+`training.epochs: Input should be greater than 0`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.errors import ConfigError
+
+CONFIG_FILENAME = "supportbot.yml"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataSource(_Strict):
+    """One data file or folder. `format` is inferred from the name when omitted."""
+
+    path: str
+    format: (
+        Literal["bot", "dialogues", "csv", "clinc", "rasa_nlu", "rasa_domain", "kb"] | None
+    ) = None
+    text_column: str | None = None
+    label_column: str | None = None
+
+
+class TrainingConfig(_Strict):
+    seed: int = 42
+    mode: Literal["auto", "frozen", "full", "lora"] = "auto"
+    epochs: int = Field(default=30, gt=0)
+    batch_size: int = Field(default=64, gt=0)
+    learning_rate: float = Field(default=1e-2, gt=0)
+    holdout_fraction: float = Field(default=0.1, ge=0, lt=0.5)
+    min_examples_per_intent: int = Field(default=5, ge=1)
+    ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
+
+
+class RetrievalConfig(_Strict):
+    min_score: float = Field(default=0.6, ge=-1, le=1)
+    top_k: int = Field(default=3, gt=0)
+    include_dialogue_pairs: bool = True
+
+
+class BotConfig(_Strict):
+    """A bot project: what to train from and how."""
+
+    name: str = "supportbot"
+    language: str = "en"
+    data: list[str | DataSource] = Field(default_factory=lambda: ["data"])
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+
+    def sources(self, root: Path) -> list[DataSource]:
+        """Data sources with paths resolved against the project folder."""
+        resolved = []
+        for item in self.data:
+            source = DataSource(path=item) if isinstance(item, str) else item
+            resolved.append(source.model_copy(update={"path": str(root / source.path)}))
+        return resolved
+
+
+def format_validation_error(error: ValidationError, where: str) -> str:
+    """One line per problem, each naming the dotted key path."""
+    lines = []
+    for problem in error.errors():
+        key = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        lines.append(f"{where}: {key}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: Path) -> BotConfig:
+    """Read and validate a `supportbot.yml`; raise ConfigError naming file and key."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+    try:
+        return BotConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path))) from exc

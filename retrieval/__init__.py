@@ -1,0 +1,1 @@
+"""Inference over vectors: the packaged encoder, intent classifier, FAISS index."""

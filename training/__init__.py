@@ -1,0 +1,1 @@
+"""Turns support data into model directories: import, validate, train, evaluate."""
