@@ -25,16 +25,16 @@ class DataSource(_Strict):
     """One data file or folder. `format` is inferred from the name when omitted."""
 
     path: str
-    format: (
-        Literal["bot", "dialogues", "csv", "clinc", "rasa_nlu", "rasa_domain", "kb"] | None
-    ) = None
+    format: Literal["bot", "dialogues", "csv", "clinc", "rasa_nlu", "rasa_domain", "kb"] | None = (
+        None
+    )
     text_column: str | None = None
     label_column: str | None = None
 
 
 class TrainingConfig(_Strict):
     seed: int = 42
-    mode: Literal["auto", "frozen", "full", "lora"] = "auto"
+    mode: Literal["auto", "frozen"] = "auto"
     epochs: int = Field(default=30, gt=0)
     batch_size: int = Field(default=64, gt=0)
     learning_rate: float = Field(default=1e-2, gt=0)

@@ -1,0 +1,83 @@
+"""Micro-batching of blocking model calls.
+
+Concurrent turns each submit one item; a single worker task gathers whatever arrived
+within a short window and runs the blocking function once on the batch, in a thread,
+so the event loop never waits on the model and the model sees batches, not singles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class MicroBatcher(Generic[Item, Result]):
+    def __init__(
+        self,
+        run_batch: Callable[[list[Item]], list[Result]],
+        max_batch: int = 32,
+        max_wait_seconds: float = 0.002,
+    ):
+        self._run_batch = run_batch
+        self._max_batch = max_batch
+        self._max_wait = max_wait_seconds
+        self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] = asyncio.Queue()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._worker: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._worker = asyncio.get_running_loop().create_task(self._serve(), name="micro-batcher")
+
+    async def submit(self, item: Item) -> Result:
+        if self._worker is None or self._worker.done():
+            raise RuntimeError("the model batcher is not running")
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        await self._queue.put((item, future))
+        return await future
+
+    async def aclose(self) -> None:
+        """Finish the batches already queued, then stop the worker and its thread."""
+        if self._worker is not None:
+            await self._queue.join()
+            self._worker.cancel()
+            try:
+                await self._worker
+            except asyncio.CancelledError:
+                pass
+            self._worker = None
+        self._executor.shutdown(wait=True)
+
+    async def _serve(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = [await self._queue.get()]
+            deadline = loop.time() + self._max_wait
+            while len(batch) < self._max_batch:
+                timeout = deadline - loop.time()
+                if timeout <= 0 and self._queue.empty():
+                    break
+                try:
+                    batch.append(await asyncio.wait_for(self._queue.get(), max(timeout, 0)))
+                except TimeoutError:
+                    break
+            await self._run(loop, batch)
+
+    async def _run(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
+        items = [item for item, _ in batch]
+        try:
+            results = await loop.run_in_executor(self._executor, self._run_batch, items)
+        except Exception as exc:  # handed to every waiter; the dispatch boundary logs it
+            results = None
+            error = exc
+        for index, (_, future) in enumerate(batch):
+            if not future.done():
+                if results is None:
+                    future.set_exception(error)
+                else:
+                    future.set_result(results[index])
+            self._queue.task_done()

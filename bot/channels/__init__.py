@@ -1,0 +1,1 @@
+"""Channels: the transports that carry customer messages in and bot replies out."""

@@ -1,0 +1,54 @@
+"""Rasa-compatible REST channel: POST /webhooks/rest/webhook with {"sender", "message"},
+answered with Rasa's list of bot messages, so existing Rasa clients work unchanged."""
+
+from __future__ import annotations
+
+import json
+
+from aiohttp import web
+
+from bot.channels.base import InboundMessage, OutboundReply
+from bot.http_errors import RequestError
+
+CHANNEL = "rest"
+MAX_SENDER_CHARS = 128
+
+
+async def read_json_object(request: web.Request) -> dict:
+    body = await request.read()
+    try:
+        payload = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise RequestError("request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise RequestError("request body must be a JSON object")
+    return payload
+
+
+def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
+    sender = payload.get("sender")
+    message = payload.get("message")
+    if not isinstance(sender, str) or not sender.strip():
+        raise RequestError('field "sender" is required and must be a non-empty string')
+    if len(sender) > MAX_SENDER_CHARS:
+        raise RequestError(f'field "sender" is longer than {MAX_SENDER_CHARS} characters')
+    if not isinstance(message, str):
+        raise RequestError('field "message" is required and must be a string')
+    if not message.strip():
+        raise RequestError('field "message" is empty')
+    if len(message) > max_chars:
+        raise RequestError(f'field "message" is longer than {max_chars} characters')
+    metadata = payload.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise RequestError('field "metadata" must be a JSON object')
+    return InboundMessage(sender_id=sender, text=message, channel=CHANNEL, metadata=metadata)
+
+
+def render(recipient_id: str, replies: list[OutboundReply]) -> list[dict]:
+    rendered = []
+    for reply in replies:
+        item = {"recipient_id": recipient_id, "text": reply.text}
+        if reply.buttons:
+            item["buttons"] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
+        rendered.append(item)
+    return rendered

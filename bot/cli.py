@@ -1,0 +1,91 @@
+"""The `supportbot` command. The only place errors become exit codes and where the event
+loop is started (`asyncio.run`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from bot.errors import SupportbotError
+
+DEFAULT_PORT = 5005
+DEFAULT_DB = "supportbot.db"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="supportbot", description=__doc__.split(".")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    init = commands.add_parser("init", help="scaffold a new bot project")
+    init.add_argument("directory", type=Path)
+
+    data = commands.add_parser("data", help="check training data")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    validate = data_commands.add_parser("validate", help="report problems with file and line")
+    validate.add_argument("path", type=Path)
+
+    train = commands.add_parser("train", help="train a model directory from a project or file")
+    train.add_argument("path", type=Path)
+    train.add_argument("--out", type=Path, required=True, metavar="MODEL_DIR")
+
+    predict = commands.add_parser("predict", help="intents for a file of messages, as JSON lines")
+    predict.add_argument("file", type=Path)
+    _model_argument(predict)
+    predict.add_argument("--out", type=Path, help="write JSON lines here (default: stdout)")
+    predict.add_argument("--text-column", help="CSV column holding the messages")
+
+    serve = commands.add_parser("serve", help="serve a trained bot over HTTP")
+    _model_argument(serve)
+    _server_arguments(serve)
+
+    chat = commands.add_parser("chat", help="talk to a trained bot in the terminal")
+    _model_argument(chat)
+    chat.add_argument("--db", default=":memory:", help="conversation log (default: not kept)")
+
+    evaluate = commands.add_parser("eval", help="intent accuracy and per-intent P/R/F1")
+    evaluate.add_argument("file", type=Path)
+    _model_argument(evaluate)
+    evaluate.add_argument("--out", type=Path, default=Path("results"), help="report folder")
+    evaluate.add_argument("--text-column")
+    evaluate.add_argument("--label-column")
+
+    demo = commands.add_parser("demo", help="train the bundled banking demo once, then serve it")
+    demo.add_argument("--data", type=Path, help="demo project (default: data/banking_demo)")
+    demo.add_argument("--model", type=Path, default=Path("models/banking-demo"))
+    _server_arguments(demo)
+    return parser
+
+
+def _model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+
+
+def _server_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("bot").setLevel(logging.INFO)
+    from bot import commands
+
+    handler = getattr(commands, f"run_{args.command}")
+    try:
+        return handler(args)
+    except SupportbotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""What each `supportbot` sub-command does. Training modules are imported inside the
+commands that need them, so `serve` never loads training code."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from bot.errors import SupportbotError
+
+DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "banking_demo"
+
+
+def run_init(args: argparse.Namespace) -> int:
+    from training.scaffold import scaffold_project
+
+    written = scaffold_project(args.directory)
+    print(f"created a bot project in {args.directory} ({len(written)} files)")
+    print(f"next: supportbot train {args.directory} --out {args.directory}/models/bot")
+    return 0
+
+
+def run_data(args: argparse.Namespace) -> int:
+    from training.loader import load_project
+    from training.validate import check_training_data
+
+    project = load_project(args.path)
+    check_training_data(project.data, project.config.training, project.problems)
+    for problem in project.problems.problems:
+        print(problem)
+    data = project.data
+    errors, warnings = len(project.problems.errors), len(project.problems.warnings)
+    print(
+        f"{len(data.examples)} examples, {len(data.intents)} intents, {len(data.dialogues)} "
+        f"dialogues, {len(data.articles)} articles: {errors} error(s), {warnings} warning(s)"
+    )
+    return 1 if errors else 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from training.train import train_model
+
+    train_model(args.path, args.out, progress=lambda line: print(line, flush=True))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from training.loader import load_messages
+
+    from retrieval.bot_model import BotModel
+
+    texts = load_messages(args.file, text_column=args.text_column)
+    model = BotModel.load(args.model)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        for start in range(0, len(texts), 256):
+            batch = texts[start : start + 256]
+            for text, analysis in zip(batch, model.analyse(batch), strict=True):
+                out.write(json.dumps({"text": text, **analysis.prediction.to_json()}) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate_model
+
+    summary = evaluate_model(args.model, args.file, args.out, args.text_column, args.label_column)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from retrieval.bot_model import BotModel
+
+    model = BotModel.load(args.model)
+    asyncio.run(_serve(model, args.host, args.port, args.db))
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    data = args.data or DEMO_DATA
+    if not (args.model / "manifest.json").is_file():
+        if not data.is_dir():
+            raise SupportbotError(
+                f"{data}: demo data not found; run from a supportbot checkout or pass --data"
+            )
+        print(f"first run: training the demo bot from {data} into {args.model}")
+        from training.train import train_model
+
+        train_model(data, args.model, progress=lambda line: print(line, flush=True))
+    return run_serve(args)
+
+
+async def _serve(model, host: str, port: int, db: str) -> None:
+    from aiohttp import web
+
+    from bot.server import AppDeps, ServerSettings, create_app
+    from bot.store import SQLiteConversationStore
+
+    store = SQLiteConversationStore(db)
+    runner = web.AppRunner(create_app(ServerSettings(), AppDeps(model, store)))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SupportbotError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    print(f"supportbot serving {model.version} on http://{host}:{port} (log: {db})", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    print("shutting down: finishing in-flight turns", flush=True)
+    await runner.cleanup()
+
+
+def run_chat(args: argparse.Namespace) -> int:
+    from retrieval.bot_model import BotModel
+
+    model = BotModel.load(args.model)
+    asyncio.run(_chat(model, args.db))
+    return 0
+
+
+async def _chat(model, db: str) -> None:
+    from bot.batching import MicroBatcher
+    from bot.channels.base import InboundMessage
+    from bot.dialogue import DialogueManager
+    from bot.pipeline import default_stages
+    from bot.store import SQLiteConversationStore
+
+    store = SQLiteConversationStore(db)
+    batcher = MicroBatcher(model.analyse)
+    batcher.start()
+    manager = DialogueManager(default_stages(model, store, batcher.submit, max_chars=2000))
+    loop = asyncio.get_running_loop()
+    print(f"chatting with {model.version}; Ctrl-D to quit")
+    try:
+        while True:
+            try:
+                text = await loop.run_in_executor(None, input, "you> ")
+            except EOFError:
+                break
+            for reply in await manager.handle(InboundMessage("terminal", text, "terminal")):
+                buttons = "".join(f"\n   [{b.title}] -> {b.payload}" for b in reply.buttons)
+                print(f"bot> {reply.text}{buttons}")
+    finally:
+        await batcher.aclose()
+        await store.close()

@@ -1,0 +1,87 @@
+"""The dialogue manager: one turn flows through a chain of middleware stages.
+
+Each stage is `async def stage(turn, next)` and calls `await next()` to pass the turn on,
+so deployments can add their own stages (rate limits, analytics) without touching the
+others. Stages never see the transport: they put replies into the turn's dispatcher,
+and the channel renders them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from bot.channels.base import InboundMessage, OutboundReply, QuickReply
+from bot.moderation import ModerationVerdict, normalise_text
+from retrieval.bot_model import Analysis
+
+log = logging.getLogger(__name__)
+
+Next = Callable[[], Awaitable[None]]
+Middleware = Callable[["Turn", Next], Awaitable[None]]
+
+
+class Dispatcher:
+    """Collects a turn's replies, like rasa-sdk's CollectingDispatcher."""
+
+    def __init__(self) -> None:
+        self.replies: list[OutboundReply] = []
+
+    def utter(self, text: str, buttons: tuple[QuickReply, ...] = ()) -> None:
+        self.replies.append(OutboundReply(text, tuple(buttons)))
+
+    def clear(self) -> None:
+        self.replies.clear()
+
+
+@dataclass
+class Turn:
+    """Everything known about one customer message while it is being handled."""
+
+    message: InboundMessage
+    text: str
+    dispatcher: Dispatcher = field(default_factory=Dispatcher)
+    started: float = field(default_factory=time.perf_counter)
+    moderation: ModerationVerdict | None = None
+    analysis: Analysis | None = None
+    action: str = "pending"
+    error: str | None = None
+
+    @property
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+class DialogueManager:
+    """Runs turns through the stages; turns of one conversation run strictly in order."""
+
+    def __init__(self, stages: list[Middleware]):
+        self.stages = list(stages)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, int] = {}
+
+    async def handle(self, message: InboundMessage) -> list[OutboundReply]:
+        async with self._conversation(message.sender_id):
+            turn = Turn(message, normalise_text(message.text))
+            await self._run(turn, 0)
+            return list(turn.dispatcher.replies)
+
+    async def _run(self, turn: Turn, position: int) -> None:
+        if position < len(self.stages):
+            await self.stages[position](turn, lambda: self._run(turn, position + 1))
+
+    @asynccontextmanager
+    async def _conversation(self, sender_id: str):
+        lock = self._locks.setdefault(sender_id, asyncio.Lock())
+        self._waiting[sender_id] = self._waiting.get(sender_id, 0) + 1
+        try:
+            async with lock:
+                yield
+        finally:
+            self._waiting[sender_id] -= 1
+            if self._waiting[sender_id] == 0:
+                del self._waiting[sender_id], self._locks[sender_id]

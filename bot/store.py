@@ -1,0 +1,235 @@
+"""The conversation log: every turn is logged, and a logged turn is never lost.
+
+SQLite blocks, so the store owns one worker thread that holds the only connection and runs
+every statement; the event loop awaits it. One thread also means writes are serialised
+without locks, and `close()` drains them in order before the file is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import sqlite_utils
+
+from bot.errors import SupportbotError
+
+T = TypeVar("T")
+
+JSON_COLUMNS = ("responses", "retrieval_hits", "moderation", "metadata")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversations (
+    id TEXT PRIMARY KEY,
+    channel TEXT,
+    started_at REAL,
+    last_seen_at REAL,
+    turn_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    created_at REAL,
+    channel TEXT,
+    message TEXT,
+    intent TEXT,
+    confidence REAL,
+    out_of_scope INTEGER,
+    action TEXT,
+    response TEXT,
+    responses TEXT,
+    retrieval_hits TEXT,
+    moderation TEXT,
+    latency_ms REAL,
+    model_version TEXT,
+    metadata TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_turns_conversation_created
+    ON turns (conversation_id, created_at);
+"""
+
+UPSERT_CONVERSATION = """
+INSERT INTO conversations (id, channel, started_at, last_seen_at, turn_count)
+VALUES (:id, :channel, :at, :at, 1)
+ON CONFLICT(id) DO UPDATE SET
+    last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
+    turn_count = turn_count + 1
+"""
+
+INSERT_TURN = """
+INSERT INTO turns (
+    conversation_id, created_at, channel, message, intent, confidence, out_of_scope,
+    action, response, responses, retrieval_hits, moderation, latency_ms, model_version,
+    metadata
+) VALUES (
+    :conversation_id, :created_at, :channel, :message, :intent, :confidence, :out_of_scope,
+    :action, :response, :responses, :retrieval_hits, :moderation, :latency_ms,
+    :model_version, :metadata
+)
+"""
+
+SELECT_HISTORY = """
+SELECT * FROM (
+    SELECT * FROM turns WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?
+) ORDER BY created_at, id
+"""
+
+
+@dataclass
+class TurnRecord:
+    """One customer message and what the bot did with it. `message` is already redacted."""
+
+    conversation_id: str
+    channel: str
+    message: str
+    intent: str | None
+    confidence: float | None
+    out_of_scope: bool
+    action: str
+    responses: list[dict]
+    retrieval_hits: list[dict]
+    moderation: dict
+    latency_ms: float
+    model_version: str
+    created_at: float = field(default_factory=time.time)
+    metadata: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class ConversationStore(Protocol):
+    """Where turns go. `log_turn` returns only once the turn is durable."""
+
+    async def log_turn(self, record: TurnRecord) -> int: ...
+
+    async def history(self, conversation_id: str, limit: int = 50) -> list[dict]: ...
+
+    async def close(self) -> None: ...
+
+
+def _turn_row(record: TurnRecord) -> dict[str, Any]:
+    """Flatten a record to column values; done on the caller's side so bad data fails early."""
+    return {
+        "conversation_id": record.conversation_id,
+        "created_at": record.created_at,
+        "channel": record.channel,
+        "message": record.message,
+        "intent": record.intent,
+        "confidence": record.confidence,
+        "out_of_scope": int(record.out_of_scope),
+        "action": record.action,
+        "response": "\n".join(str(reply.get("text") or "") for reply in record.responses),
+        "responses": json.dumps(record.responses, ensure_ascii=False),
+        "retrieval_hits": json.dumps(record.retrieval_hits, ensure_ascii=False),
+        "moderation": json.dumps(record.moderation, ensure_ascii=False),
+        "latency_ms": record.latency_ms,
+        "model_version": record.model_version,
+        "metadata": json.dumps(record.metadata, ensure_ascii=False),
+    }
+
+
+def _decode_turn(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row back in the record's shapes: JSON columns parsed, flags as bools."""
+    decoded = dict(row)
+    for column in JSON_COLUMNS:
+        decoded[column] = json.loads(row[column]) if row[column] is not None else None
+    decoded["out_of_scope"] = bool(row["out_of_scope"])
+    return decoded
+
+
+def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Database:
+    """Open the log file on the calling thread (tests, CLI export); raise if it is not SQLite."""
+    path = Path(path)
+    try:
+        if read_only:
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        else:
+            conn = sqlite3.connect(str(path), check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        raise SupportbotError(f"{path}: cannot open the database ({exc})") from exc
+    except sqlite3.DatabaseError as exc:
+        raise SupportbotError(f"{path}: not a SQLite database ({exc})") from exc
+    return db
+
+
+def _create_schema(db: sqlite_utils.Database) -> None:
+    """Idempotent: WAL so readers never block the writer; synchronous=FULL so a commit is on
+    disk when it returns."""
+    db.enable_wal()
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.executescript(SCHEMA)
+
+
+class SQLiteConversationStore:
+    """The conversation log in one SQLite file, driven from one dedicated worker thread."""
+
+    def __init__(self, path: str | Path):
+        """Open (creating if needed) the file. Blocks briefly: call at start-up or via `open`."""
+        self.path = Path(path)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-store")
+        self._closed = False
+        try:
+            self._db = self._executor.submit(self._open).result()
+        except BaseException:
+            self._executor.shutdown(wait=True)
+            raise
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SQLiteConversationStore:
+        """Construct without blocking the event loop."""
+        return await asyncio.to_thread(cls, path)
+
+    def _open(self) -> sqlite_utils.Database:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = open_database(self.path)
+        try:
+            _create_schema(db)
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise SupportbotError(f"{self.path}: cannot use as a conversation log ({exc})") from exc
+        return db
+
+    async def _run(self, func: Callable[..., T], *args: Any) -> T:
+        if self._closed:
+            raise RuntimeError("conversation store is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, func, *args)
+
+    async def log_turn(self, record: TurnRecord) -> int:
+        """Append a turn and bump its conversation; committed before this returns."""
+        row = _turn_row(record)
+        return await self._run(self._write_turn, row)
+
+    def _write_turn(self, row: dict[str, Any]) -> int:
+        conversation = {"id": row["conversation_id"], "channel": row["channel"]}
+        with self._db.atomic():
+            self._db.execute(UPSERT_CONVERSATION, {**conversation, "at": row["created_at"]})
+            cursor = self._db.execute(INSERT_TURN, row)
+        return int(cursor.lastrowid)
+
+    async def history(self, conversation_id: str, limit: int = 50) -> list[dict]:
+        """The last `limit` turns of a conversation, oldest first."""
+        return await self._run(self._read_history, conversation_id, limit)
+
+    def _read_history(self, conversation_id: str, limit: int) -> list[dict]:
+        rows = self._db.query(SELECT_HISTORY, [conversation_id, limit])
+        return [_decode_turn(row) for row in rows]
+
+    async def close(self) -> None:
+        """Let queued writes finish, close the file, stop the worker. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._db.close)
+        await asyncio.to_thread(self._executor.shutdown, True)

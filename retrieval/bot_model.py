@@ -1,0 +1,82 @@
+"""A trained bot loaded from its model directory: encoder, intent classifier, retrieval
+index and responses, behind one blocking `analyse` call that the runtime batches."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.encoder import TextEncoder
+from retrieval.index import Hit, PassageIndex
+from retrieval.intent_classifier import ClassifierSettings, IntentClassifier, IntentPrediction
+from retrieval.model_dir import Manifest, read_manifest
+
+
+@dataclass(frozen=True)
+class ResponseTemplate:
+    text: str
+    buttons: tuple[tuple[str, str], ...] = ()
+    """(title, payload) pairs."""
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the models say about one message."""
+
+    prediction: IntentPrediction
+    hits: list[Hit]
+
+
+class BotModel:
+    def __init__(
+        self,
+        manifest: Manifest,
+        encoder: TextEncoder,
+        classifier: IntentClassifier,
+        index: PassageIndex | None,
+        responses: dict[str, list[ResponseTemplate]],
+    ):
+        self.manifest = manifest
+        self.encoder = encoder
+        self.classifier = classifier
+        self.index = index
+        self.responses = responses
+
+    @property
+    def version(self) -> str:
+        return self.manifest.version
+
+    @classmethod
+    def load(cls, model_dir: Path) -> BotModel:
+        model_dir = Path(model_dir)
+        manifest = read_manifest(model_dir)
+        info = manifest.classifier
+        encoder = TextEncoder(model_dir / info.encoder if info.encoder else None)
+        settings = ClassifierSettings(
+            info.temperature, info.oos_threshold, info.ambiguity_margin, info.similarity_threshold
+        )
+        classifier = IntentClassifier.load(model_dir, manifest.labels, settings)
+        index = PassageIndex.load(model_dir) if manifest.retrieval else None
+        responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
+        return cls(manifest, encoder, classifier, index, responses)
+
+    def analyse(self, texts: list[str]) -> list[Analysis]:
+        """Classify and retrieve for a batch of messages with one encoder pass."""
+        vectors = self.encoder.encode(texts)
+        predictions = self.classifier.predict(vectors)
+        if self.index is None:
+            return [Analysis(p, []) for p in predictions]
+        hits = self.index.search(vectors, self.manifest.retrieval.top_k)
+        return [Analysis(p, h) for p, h in zip(predictions, hits, strict=True)]
+
+
+def _load_responses(path: Path) -> dict[str, list[ResponseTemplate]]:
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    return {
+        intent: [
+            ResponseTemplate(v["text"], tuple((b["title"], b["payload"]) for b in v["buttons"]))
+            for v in variants
+        ]
+        for intent, variants in raw.items()
+    }

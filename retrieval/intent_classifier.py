@@ -1,0 +1,163 @@
+"""Intent classification at inference: a linear head over sentence vectors, temperature-
+calibrated, with an out-of-scope threshold and an ambiguity margin chosen at training time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from bot.errors import ModelError
+
+OUT_OF_SCOPE = "out_of_scope"
+HEAD_FILE = "classifier/head.safetensors"
+
+
+@dataclass(frozen=True)
+class IntentPrediction:
+    """One message's intent. `intent` is OUT_OF_SCOPE when no in-scope intent is trusted."""
+
+    intent: str
+    confidence: float
+    out_of_scope: bool
+    ambiguous: bool
+    ranking: list[tuple[str, float]]
+    support: float = 1.0
+    """Cosine similarity to the nearest training example of the top intent."""
+
+    @property
+    def top_intent(self) -> str:
+        """The best in-scope intent, even when the message was judged out of scope."""
+        return self.ranking[0][0]
+
+    def to_json(self) -> dict:
+        return {
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "out_of_scope": self.out_of_scope,
+            "ambiguous": self.ambiguous,
+            "ranking": [[name, round(score, 4)] for name, score in self.ranking],
+            "support": round(self.support, 4),
+        }
+
+
+@dataclass
+class ClassifierSettings:
+    """The decision parameters saved in the manifest next to the head's weights."""
+
+    temperature: float
+    oos_threshold: float
+    ambiguity_margin: float
+    similarity_threshold: float = 0.0
+    ranking_size: int = 10
+
+
+@dataclass(frozen=True)
+class ExampleMemory:
+    """The training examples' vectors, to measure how close a message is to what an intent
+    was taught with: a softmax is confident far from all data; nearness is not."""
+
+    vectors: np.ndarray
+    labels: np.ndarray
+    """Row index into the classifier's labels, per vector."""
+
+    def support(self, vectors: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
+        similarity = vectors @ self.vectors.T
+        same = self.labels[None, :] == label_ids[:, None]
+        return np.where(same, similarity, -1.0).max(axis=1)
+
+
+class IntentClassifier:
+    """Scores vectors from the encoder; the out-of-scope label, when trained, is one more class."""
+
+    def __init__(
+        self,
+        labels: list[str],
+        weight: np.ndarray,
+        bias: np.ndarray,
+        settings: ClassifierSettings,
+        memory: ExampleMemory | None = None,
+    ):
+        if weight.shape != (len(labels), weight.shape[1]) or bias.shape != (len(labels),):
+            raise ModelError(
+                f"classifier head has shape {weight.shape}/{bias.shape} "
+                f"but the manifest lists {len(labels)} labels"
+            )
+        self.labels = labels
+        self.weight = weight.astype(np.float32)
+        self.bias = bias.astype(np.float32)
+        self.settings = settings
+        self.memory = memory
+        self._in_scope = np.array([label != OUT_OF_SCOPE for label in labels])
+
+    @property
+    def intents(self) -> list[str]:
+        return [label for label in self.labels if label != OUT_OF_SCOPE]
+
+    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
+        logits = vectors @ self.weight.T + self.bias
+        return softmax(logits / self.settings.temperature)
+
+    def top_in_scope(self, probs: np.ndarray) -> np.ndarray:
+        return np.where(self._in_scope[None, :], probs, -1.0).argmax(axis=1)
+
+    def support(self, vectors: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
+        if self.memory is None:
+            return np.ones(len(vectors), dtype=np.float32)
+        return self.memory.support(vectors, label_ids)
+
+    def predict(self, vectors: np.ndarray) -> list[IntentPrediction]:
+        probs = self.probabilities(vectors)
+        support = self.support(vectors, self.top_in_scope(probs))
+        return [self._decide(row, float(near)) for row, near in zip(probs, support, strict=True)]
+
+    def _decide(self, probs: np.ndarray, support: float) -> IntentPrediction:
+        order = np.argsort(-probs)
+        ranking = [(self.labels[i], float(probs[i])) for i in order if self._in_scope[i]]
+        ranking = ranking[: self.settings.ranking_size]
+        best_label = self.labels[order[0]]
+        top_intent, top_confidence = ranking[0]
+        out_of_scope = (
+            best_label == OUT_OF_SCOPE
+            or top_confidence < self.settings.oos_threshold
+            or support < self.settings.similarity_threshold
+        )
+        runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
+        ambiguous = not out_of_scope and top_confidence - runner_up < self.settings.ambiguity_margin
+        return IntentPrediction(
+            intent=OUT_OF_SCOPE if out_of_scope else top_intent,
+            confidence=top_confidence,
+            out_of_scope=out_of_scope,
+            ambiguous=ambiguous,
+            ranking=ranking,
+            support=support,
+        )
+
+    def save(self, model_dir: Path) -> str:
+        path = model_dir / HEAD_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tensors = {"weight": self.weight, "bias": self.bias}
+        if self.memory is not None:
+            tensors["examples"] = self.memory.vectors.astype(np.float32)
+            tensors["example_labels"] = self.memory.labels.astype(np.int32)
+        save_file(tensors, str(path))
+        return HEAD_FILE
+
+    @classmethod
+    def load(cls, model_dir: Path, labels: list[str], settings: ClassifierSettings):
+        tensors = load_file(str(model_dir / HEAD_FILE))
+        missing = {"weight", "bias"} - set(tensors)
+        if missing:
+            raise ModelError(f"{model_dir / HEAD_FILE}: missing tensors {sorted(missing)}")
+        memory = None
+        if "examples" in tensors:
+            memory = ExampleMemory(tensors["examples"], tensors["example_labels"])
+        return cls(labels, tensors["weight"], tensors["bias"], settings, memory)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -1,0 +1,117 @@
+"""The model directory contract: a manifest that describes and checksums every file.
+
+Training writes it (training/model_writer.py); the runtime reads it here. A missing or
+mismatched file is a loud ModelError at load, never a silent fallback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import ModelError
+
+MANIFEST_FILE = "manifest.json"
+MODEL_FORMAT = "supportbot-model"
+FORMAT_VERSION = 1
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BaseModelInfo(_Section):
+    name: str
+    package: str
+    package_version: str
+    dimension: int
+
+
+class ClassifierInfo(_Section):
+    mode: str
+    head: str
+    encoder: str | None
+    """Folder of a fine-tuned encoder inside the model directory; None means the base encoder."""
+    temperature: float
+    oos_threshold: float
+    similarity_threshold: float
+    ambiguity_margin: float
+
+
+class RetrievalInfo(_Section):
+    index: str
+    passages: str
+    count: int
+    min_score: float
+    top_k: int
+
+
+class Manifest(_Section):
+    format: str
+    format_version: int
+    name: str
+    version: str
+    created_at: str
+    supportbot_version: str
+    base_model: BaseModelInfo
+    labels: list[str]
+    classifier: ClassifierInfo
+    retrieval: RetrievalInfo | None
+    responses: str | None
+    data_hash: str
+    data_files: list[str]
+    config: dict
+    metrics: dict
+    files: dict[str, str]
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_manifest(model_dir: Path, verify: bool = True) -> Manifest:
+    """Load and check a model directory's manifest; raise ModelError saying what is wrong."""
+    model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ModelError(
+            f"{model_dir}: model directory not found (train one with `supportbot train`)"
+        )
+    path = model_dir / MANIFEST_FILE
+    if not path.is_file():
+        raise ModelError(f"{model_dir}: not a supportbot model directory ({MANIFEST_FILE} missing)")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path}: manifest is not valid JSON") from exc
+    if not isinstance(raw, dict) or raw.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path}: not a supportbot model manifest")
+    if raw.get("format_version") != FORMAT_VERSION:
+        raise ModelError(
+            f"{path}: model format version {raw.get('format_version')} is not supported by this "
+            f"supportbot (expects {FORMAT_VERSION}); retrain the model"
+        )
+    try:
+        manifest = Manifest.model_validate(raw)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        key = ".".join(str(part) for part in problem["loc"])
+        raise ModelError(f"{path}: {key}: {problem['msg']}") from exc
+    if verify:
+        verify_files(model_dir, manifest)
+    return manifest
+
+
+def verify_files(model_dir: Path, manifest: Manifest) -> None:
+    for relative, expected in manifest.files.items():
+        file = model_dir / relative
+        if not file.is_file():
+            raise ModelError(f"{model_dir}: file {relative} listed in the manifest is missing")
+        if sha256_file(file) != expected:
+            raise ModelError(f"{model_dir}: file {relative} does not match its manifest checksum")

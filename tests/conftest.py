@@ -1,0 +1,29 @@
+"""Shared fixtures. The expensive ones (a trained bot) are built once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bot.testing import train_tiny_bot
+from retrieval.bot_model import BotModel
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bot trained once per session from the `supportbot init` example project."""
+    return train_tiny_bot(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture
+def model_dir_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny model directory, for tests that modify or break it."""
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_model_dir: Path) -> BotModel:
+    """The tiny bot loaded once; read-only, shared by the server tests."""
+    return BotModel.load(tiny_model_dir)

@@ -1,0 +1,95 @@
+"""The `supportbot` command, run as a user runs it: real files, exit codes, messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from bot.cli import main
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_predict_writes_json_lines(tiny_model_dir, tmp_path, capsys):
+    messages = tmp_path / "messages.txt"
+    messages.write_text("where is my order?\nwhat's the weather on mars\n")
+    assert main(["predict", "--model", str(tiny_model_dir), str(messages)]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["text"] for line in lines] == ["where is my order?", "what's the weather on mars"]
+    assert lines[0]["intent"] == "order_status" and lines[0]["out_of_scope"] is False
+    assert lines[1]["out_of_scope"] is True and lines[1]["intent"] == "out_of_scope"
+    for line in lines:
+        assert set(line) >= {"text", "intent", "confidence", "out_of_scope", "ranking"}
+        assert line["ranking"][0][1] >= line["ranking"][1][1]
+
+
+def test_eval_writes_a_classification_report(tiny_model_dir, tmp_path, capsys):
+    labelled = tmp_path / "test.csv"
+    labelled.write_text(
+        "text,label\nhas my parcel shipped,order_status\n"
+        "do you take american express,payment_methods\n"
+        "how can I send this back,return_item\n"
+    )
+    out = tmp_path / "results"
+    assert main(["eval", "--model", str(tiny_model_dir), str(labelled), "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["examples"] == 3
+    report = json.loads((out / "intent_report.json").read_text())
+    assert {"accuracy", "macro avg", "weighted avg", "order_status"} <= set(report)
+    assert set(report["order_status"]) == {"precision", "recall", "f1-score", "support"}
+    assert isinstance(json.loads((out / "intent_errors.json").read_text()), list)
+
+
+def test_missing_model_directory_is_an_error_not_a_traceback(tmp_path):
+    messages = tmp_path / "m.txt"
+    messages.write_text("hello\n")
+    result = run("predict", "--model", str(tmp_path / "missing"), str(messages))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"error: {tmp_path / 'missing'}: model directory not found "
+        "(train one with `supportbot train`)"
+    )
+
+
+def test_validate_reports_file_and_line_and_fails(tmp_path):
+    data = tmp_path / "labels.csv"
+    data.write_text("text,label\nhello,greet\nhello,goodbye\n")
+    result = run("data", "validate", str(data))
+    assert result.returncode == 1
+    assert f"{data}:3" in result.stdout or "labels.csv:3" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_train_on_missing_path_fails_cleanly(tmp_path):
+    result = run("train", str(tmp_path / "nothing"), "--out", str(tmp_path / "m"))
+    assert result.returncode == 1
+    assert "no such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_train_with_bad_config_names_the_key(tmp_path):
+    (tmp_path / "supportbot.yml").write_text("name: x\ntraining:\n  epochs: 0\n  colour: red\n")
+    result = run("train", str(tmp_path), "--out", str(tmp_path / "m"))
+    assert result.returncode == 1
+    assert "training.epochs: Input should be greater than 0" in result.stderr
+    assert "training.colour: Extra inputs are not permitted" in result.stderr
+
+
+def test_init_refuses_a_non_empty_directory(tmp_path, capsys):
+    (tmp_path / "keep.txt").write_text("x")
+    assert main(["init", str(tmp_path)]) == 1
+    assert str(tmp_path) in capsys.readouterr().err
+
+
+def test_unknown_command_is_a_usage_error():
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fly"])
+    assert exit_info.value.code == 2

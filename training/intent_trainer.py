@@ -1,0 +1,184 @@
+"""Trains the intent head over frozen sentence vectors, then calibrates it on held-out data.
+
+Held-out data is the dataset's own validation split when it has one, else a stratified
+slice carved out of training data; temperature and the out-of-scope threshold are fitted
+there and never on test data.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from bot.config import TrainingConfig
+from retrieval.intent_classifier import (
+    OUT_OF_SCOPE,
+    ClassifierSettings,
+    ExampleMemory,
+    IntentClassifier,
+    softmax,
+)
+from training.calibration import choose_oos_threshold, expected_calibration_error, fit_temperature
+from training.schema import Example
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class ClassifierTrainingResult:
+    classifier: IntentClassifier
+    metrics: dict = field(default_factory=dict)
+
+
+def split_holdout(
+    examples: list[Example], fraction: float, seed: int
+) -> tuple[list[Example], list[Example]]:
+    """Stratified split: each label with at least 4 examples gives `fraction` (>= 1) to holdout."""
+    rng = np.random.default_rng(seed)
+    by_label: dict[str, list[Example]] = {}
+    for example in examples:
+        by_label.setdefault(example.intent, []).append(example)
+    train, holdout = [], []
+    for label in sorted(by_label):
+        group = by_label[label]
+        order = rng.permutation(len(group))
+        take = max(1, round(len(group) * fraction)) if len(group) >= 4 and fraction > 0 else 0
+        holdout.extend(group[i] for i in order[:take])
+        train.extend(group[i] for i in order[take:])
+    return train, holdout
+
+
+def train_head(
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    n_labels: int,
+    config: TrainingConfig,
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression with AdamW on mini-batches; returns (weight, bias) as numpy arrays."""
+    generator = torch.Generator().manual_seed(config.seed)
+    torch.manual_seed(config.seed)
+    head = torch.nn.Linear(vectors.shape[1], n_labels)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=1e-4)
+    x = torch.from_numpy(vectors)
+    y = torch.from_numpy(targets.astype(np.int64))
+    steps_per_epoch = max(1, -(-len(x) // config.batch_size))
+    total_steps = steps_per_epoch * config.epochs
+    started = time.monotonic()
+    for epoch in range(config.epochs):
+        order = torch.randperm(len(x), generator=generator)
+        epoch_loss = 0.0
+        for batch in order.split(config.batch_size):
+            loss = torch.nn.functional.cross_entropy(head(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            epoch_loss += loss.item() * len(batch)
+        if epoch == config.epochs - 1 or (epoch + 1) % max(1, config.epochs // 5) == 0:
+            done = (epoch + 1) * steps_per_epoch
+            elapsed = time.monotonic() - started
+            eta = elapsed / done * (total_steps - done)
+            progress(
+                f"  intent head: step {done}/{total_steps}, loss {epoch_loss / len(x):.4f}, "
+                f"elapsed {elapsed:.1f}s, eta {eta:.1f}s"
+            )
+    return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy()
+
+
+def train_intent_classifier(
+    examples: list[Example],
+    validation: list[Example],
+    encode: Callable[[list[str]], np.ndarray],
+    config: TrainingConfig,
+    progress: Progress,
+) -> ClassifierTrainingResult:
+    """Fit, calibrate on held-out data, and (when holdout was carved from train) refit on all."""
+    carved = not validation
+    if carved:
+        train, holdout = split_holdout(examples, config.holdout_fraction, config.seed)
+    else:
+        train, holdout = examples, validation
+    labels = sorted({e.intent for e in examples} - {OUT_OF_SCOPE})
+    if any(e.intent == OUT_OF_SCOPE for e in examples):
+        labels.append(OUT_OF_SCOPE)
+    label_ids = {label: i for i, label in enumerate(labels)}
+    holdout = [e for e in holdout if e.intent in label_ids]
+
+    progress(f"encoding {len(train) + len(holdout)} examples with the base encoder")
+    train_vectors = encode([e.text for e in train])
+    holdout_vectors = encode([e.text for e in holdout])
+    train_targets = np.array([label_ids[e.intent] for e in train])
+    holdout_targets = np.array([label_ids[e.intent] for e in holdout], dtype=np.int64)
+    weight, bias = train_head(train_vectors, train_targets, len(labels), config, progress)
+    provisional = IntentClassifier(
+        labels,
+        weight,
+        bias,
+        ClassifierSettings(1.0, 0.0, config.ambiguity_margin),
+        memory_of(train_vectors, train_targets, labels),
+    )
+    settings, metrics = calibrate(provisional, holdout_vectors, holdout_targets, config)
+    memory_vectors, memory_targets = train_vectors, train_targets
+    if carved and holdout:
+        progress("refitting the intent head on all examples")
+        memory_vectors = np.concatenate([train_vectors, holdout_vectors])
+        memory_targets = np.concatenate([train_targets, holdout_targets])
+        weight, bias = train_head(memory_vectors, memory_targets, len(labels), config, progress)
+    metrics.update(
+        train_examples=len(train),
+        holdout_examples=len(holdout),
+        holdout_source=("carved from training data" if carved else "dataset validation split"),
+    )
+    memory = memory_of(memory_vectors, memory_targets, labels)
+    return ClassifierTrainingResult(
+        IntentClassifier(labels, weight, bias, settings, memory), metrics
+    )
+
+
+def memory_of(vectors: np.ndarray, targets: np.ndarray, labels: list[str]) -> ExampleMemory:
+    """In-scope examples only: nearness to an out-of-scope example supports no intent."""
+    keep = np.array([labels[t] != OUT_OF_SCOPE for t in targets], dtype=bool)
+    return ExampleMemory(vectors[keep], targets[keep].astype(np.int32))
+
+
+def calibrate(
+    classifier: IntentClassifier,
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    config: TrainingConfig,
+) -> tuple[ClassifierSettings, dict]:
+    """Temperature, confidence and support thresholds from held-out data, and their metrics."""
+    labels = classifier.labels
+    n_in_scope = len(classifier.intents)
+    if len(targets) == 0:
+        threshold = min(0.5, 1.5 / max(n_in_scope, 1))
+        return ClassifierSettings(1.0, threshold, config.ambiguity_margin), {}
+    logits = vectors @ classifier.weight.T + classifier.bias
+    temperature = fit_temperature(logits, targets)
+    probs = softmax(logits / temperature)
+    predicted = classifier.top_in_scope(probs)
+    confidence = probs[np.arange(len(probs)), predicted]
+    support = classifier.support(vectors, predicted)
+    is_oos = np.array([labels[t] == OUT_OF_SCOPE for t in targets], dtype=bool)
+    correct = (predicted == targets) & ~is_oos
+    inside = ~is_oos
+    threshold = choose_oos_threshold(
+        confidence[inside],
+        correct[inside],
+        confidence[is_oos],
+        floor=min(0.5, 1.5 / max(n_in_scope, 1)),
+    )
+    similarity = choose_oos_threshold(support[inside], correct[inside], support[is_oos], floor=0.0)
+    settings = ClassifierSettings(temperature, threshold, config.ambiguity_margin, similarity)
+    metrics = {
+        "holdout_accuracy": float(correct[inside].mean()) if inside.any() else None,
+        "holdout_ece": expected_calibration_error(confidence[inside], correct[inside]),
+        "temperature": temperature,
+        "oos_threshold": threshold,
+        "similarity_threshold": similarity,
+    }
+    return settings, metrics

@@ -1,0 +1,178 @@
+"""`supportbot train`: from a bot project (or one data file) to a versioned model directory."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import bot
+from bot.errors import DataError
+from retrieval.encoder import (
+    BASE_MODEL_NAME,
+    BASE_MODEL_PACKAGE,
+    CachingEncoder,
+    TextEncoder,
+    base_model_version,
+)
+from retrieval.index import INDEX_FILE, PASSAGES_FILE
+from retrieval.intent_classifier import HEAD_FILE, IntentClassifier
+from retrieval.model_dir import (
+    FORMAT_VERSION,
+    MODEL_FORMAT,
+    BaseModelInfo,
+    ClassifierInfo,
+    Manifest,
+    RetrievalInfo,
+    sha256_file,
+)
+from training.index_builder import build_passage_index
+from training.intent_trainer import train_intent_classifier
+from training.loader import Project, load_project
+from training.model_writer import checksum_files, staged_model_dir, write_manifest
+from training.responses import collect_responses
+from training.validate import check_training_data
+
+Progress = Callable[[str], None]
+RESPONSES_FILE = "responses.json"
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    manifest: Manifest
+    warnings: list[str]
+
+
+def load_checked_project(path: Path, progress: Progress) -> Project:
+    """Import and validate; warnings are shown, errors stop training with file:line."""
+    project = load_project(Path(path))
+    check_training_data(project.data, project.config.training, project.problems)
+    for warning in project.problems.warnings[:20]:
+        progress(str(warning))
+    if len(project.problems.warnings) > 20:
+        progress(f"warning: ... and {len(project.problems.warnings) - 20} more warnings")
+    project.problems.raise_if_errors()
+    if len(project.data.intents) < 2:
+        raise DataError("training needs labelled examples for at least two intents", path)
+    return project
+
+
+def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResult:
+    started = time.monotonic()
+    project = load_checked_project(path, progress)
+    data, config = project.data, project.config
+    encoder = CachingEncoder(TextEncoder())
+    with staged_model_dir(out) as stage:
+        result = train_intent_classifier(
+            data.examples, data.validation_examples, encoder.encode, config.training, progress
+        )
+        files = [result.classifier.save(stage)]
+        responses, mined = collect_responses(data, result.classifier.intents)
+        warnings = _response_warnings(result.classifier.intents, responses, mined)
+        for warning in warnings:
+            progress(f"warning: {warning}")
+        if responses:
+            (stage / RESPONSES_FILE).write_text(json.dumps(responses, indent=1), encoding="utf-8")
+            files.append(RESPONSES_FILE)
+        progress("building the retrieval index")
+        index = build_passage_index(data, encoder.encode, config.retrieval.include_dialogue_pairs)
+        if index is not None:
+            files += index.save(stage)
+        metrics = {**result.metrics, "train_seconds": round(time.monotonic() - started, 1)}
+        manifest = _manifest(
+            project,
+            encoder,
+            result.classifier,
+            metrics,
+            index_size=len(index) if index else 0,
+            has_responses=bool(responses),
+        )
+        manifest.files = checksum_files(stage, files)
+        write_manifest(stage, manifest)
+    progress(f"model written to {out} ({manifest.version}) in {metrics['train_seconds']}s")
+    return TrainResult(Path(out), manifest, warnings)
+
+
+def _response_warnings(intents: list[str], responses: dict, mined: list[str]) -> list[str]:
+    warnings = []
+    if not responses:
+        warnings.append("the data has no responses: this model is classifier-only")
+    else:
+        missing = [i for i in intents if i not in responses]
+        if missing:
+            warnings.append(
+                f"{len(missing)} intent(s) have no response and will fall back: "
+                + ", ".join(missing[:10])
+            )
+    if mined:
+        warnings.append(
+            f"{len(mined)} intent(s) use responses mined from dialogues: " + ", ".join(mined[:10])
+        )
+    return warnings
+
+
+def data_hash(files: list[str]) -> str:
+    digest = hashlib.sha256()
+    for file in sorted(set(files)):
+        digest.update(Path(file).name.encode() + b"\0" + sha256_file(Path(file)).encode())
+    return digest.hexdigest()
+
+
+def _manifest(
+    project: Project,
+    encoder: CachingEncoder,
+    classifier: IntentClassifier,
+    metrics: dict,
+    index_size: int,
+    has_responses: bool,
+) -> Manifest:
+    config = project.config
+    created = datetime.now(UTC)
+    hashed = data_hash(project.data.files)
+    retrieval = (
+        RetrievalInfo(
+            index=INDEX_FILE,
+            passages=PASSAGES_FILE,
+            count=index_size,
+            min_score=config.retrieval.min_score,
+            top_k=config.retrieval.top_k,
+        )
+        if index_size
+        else None
+    )
+    return Manifest(
+        format=MODEL_FORMAT,
+        format_version=FORMAT_VERSION,
+        name=config.name,
+        version=f"{config.name}-{created:%Y%m%d-%H%M%S}-{hashed[:8]}",
+        created_at=created.isoformat(timespec="seconds"),
+        supportbot_version=bot.__version__,
+        base_model=BaseModelInfo(
+            name=BASE_MODEL_NAME,
+            package=BASE_MODEL_PACKAGE,
+            package_version=base_model_version(),
+            dimension=encoder.dimension,
+        ),
+        labels=classifier.labels,
+        classifier=ClassifierInfo(
+            mode="frozen",
+            head=HEAD_FILE,
+            encoder=None,
+            temperature=classifier.settings.temperature,
+            oos_threshold=classifier.settings.oos_threshold,
+            similarity_threshold=classifier.settings.similarity_threshold,
+            ambiguity_margin=classifier.settings.ambiguity_margin,
+        ),
+        retrieval=retrieval,
+        responses=RESPONSES_FILE if has_responses else None,
+        data_hash=hashed,
+        data_files=sorted({Path(f).name for f in project.data.files}),
+        config=config.model_dump(mode="json"),
+        metrics=metrics,
+        files={},
+    )
