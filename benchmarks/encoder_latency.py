@@ -58,7 +58,8 @@ def run_round(variant: Variant, singles: list[str], batch: list[str], batch_size
     variant.batch_count += len(batch)
 
 
-def machine_info() -> list[str]:
+def machine_info(load_before: tuple[float, ...]) -> list[str]:
+    """CPU, versions and load: on a shared machine other people's jobs move these numbers."""
     import onnxruntime
     import torch
 
@@ -75,6 +76,7 @@ def machine_info() -> list[str]:
         f"- CPU: {cpu}; {os.cpu_count()} cores, {usable} usable by this process",
         f"- Python {platform.python_version()}, torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}",
+        f"- load average (1 min) before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}",
     ]
 
 
@@ -86,9 +88,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="turns each variant takes")
     parser.add_argument("--threads", type=int, default=None, help="ONNX intra-op threads")
+    parser.add_argument("--torch-threads", type=int, default=None, help="default: torch's")
     parser.add_argument("--work-dir", type=Path, default=None, help="keep the exports here")
     args = parser.parse_args(argv)
 
+    load_before = os.getloadavg()
+    if args.torch_threads:
+        import torch
+
+        torch.set_num_threads(args.torch_threads)
     messages = load_messages(args.data)
     picked = [messages[i] for i in np.random.default_rng(0).permutation(len(messages))]
     single_set, batch_set = picked[: args.single], picked[-args.batched :]
@@ -129,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
         rate = v.batch_count / v.batch_seconds
         print(f"| {v.name} | {median:.2f} | {p90:.2f} | {rate:.0f} | {cosines[v.name]:.4f} |")
     print()
-    print("\n".join(machine_info()))
+    print("\n".join(machine_info(load_before)))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,14 @@ class DataSource(_Strict):
 
 class TrainingConfig(_Strict):
     seed: int = 42
-    mode: Literal["auto", "frozen"] = "auto"
+    mode: Literal["auto", "frozen", "full", "lora"] = "auto"
+    """auto: fine-tune fully when there are at least `finetune_min_examples` examples."""
+    finetune_min_examples: int = Field(default=2000, ge=0)
+    finetune_epochs: int = Field(default=2, gt=0)
+    finetune_batch_size: int = Field(default=32, gt=0)
+    finetune_learning_rate: float = Field(default=5e-5, gt=0)
+    lora_rank: int = Field(default=16, gt=0)
+    max_length: int = Field(default=64, gt=8)
     epochs: int = Field(default=30, gt=0)
     batch_size: int = Field(default=64, gt=0)
     learning_rate: float = Field(default=1e-2, gt=0)

@@ -4,13 +4,18 @@ index and responses, behind one blocking `analyse` call that the runtime batches
 from __future__ import annotations
 
 import json
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.errors import ModelError
 from retrieval.encoder import TextEncoder
 from retrieval.index import Hit, PassageIndex
 from retrieval.intent_classifier import ClassifierSettings, IntentClassifier, IntentPrediction
 from retrieval.model_dir import Manifest, read_manifest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -52,7 +57,7 @@ class BotModel:
         model_dir = Path(model_dir)
         manifest = read_manifest(model_dir)
         info = manifest.classifier
-        encoder = TextEncoder(model_dir / info.encoder if info.encoder else None)
+        encoder = load_serving_encoder(model_dir, manifest)
         settings = ClassifierSettings(
             info.temperature, info.oos_threshold, info.ambiguity_margin, info.similarity_threshold
         )
@@ -69,6 +74,22 @@ class BotModel:
             return [Analysis(p, []) for p in predictions]
         hits = self.index.search(vectors, self.manifest.retrieval.top_k)
         return [Analysis(p, h) for p, h in zip(predictions, hits, strict=True)]
+
+
+def load_serving_encoder(model_dir: Path, manifest: Manifest, backend: str | None = None):
+    """The int8 ONNX encoder when the model has one; PyTorch when asked
+    (SUPPORTBOT_BACKEND=torch) or when the ONNX export is absent."""
+    info = manifest.classifier
+    backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
+    if backend not in ("onnx", "torch"):
+        raise ModelError(f"SUPPORTBOT_BACKEND: expected 'onnx' or 'torch', got {backend!r}")
+    if backend == "onnx" and info.onnx:
+        from retrieval.onnx_encoder import OnnxEncoder
+
+        return OnnxEncoder(model_dir / info.onnx)
+    if backend == "onnx":
+        log.warning("%s has no ONNX export; serving with PyTorch", model_dir)
+    return TextEncoder(model_dir / info.encoder if info.encoder else None)
 
 
 def _load_responses(path: Path) -> dict[str, list[ResponseTemplate]]:

@@ -46,6 +46,7 @@ def quiet_model_logs() -> None:
     import transformers
 
     transformers.utils.logging.disable_progress_bar()
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     transformers.utils.logging.set_verbosity_error()
     for name in ("sentence_transformers", "faiss", "faiss.loader"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -35,6 +35,8 @@ class ClassifierInfo(_Section):
     head: str
     encoder: str | None
     """Folder of a fine-tuned encoder inside the model directory; None means the base encoder."""
+    onnx: str | None = None
+    """Folder of the int8 ONNX export of that encoder, used for serving when present."""
     temperature: float
     oos_threshold: float
     similarity_threshold: float

@@ -60,6 +60,13 @@ def _read_json(path: Path) -> dict:
         raise ModelError(f"{path}: unreadable ({exc})") from exc
 
 
+def _max_seq_length(st_config: dict, config: dict) -> int:
+    """sentence-transformers < 6 records it; 6 leaves it to the model's position limit."""
+    if "max_seq_length" in st_config:
+        return int(st_config["max_seq_length"])
+    return int(config.get("max_position_embeddings", 512))
+
+
 _SUPPORTED_MODULES = {"Transformer", "Pooling", "Normalize"}
 
 
@@ -78,8 +85,13 @@ def _check_architecture(model_dir: Path) -> None:
     pooling_file = model_dir / "1_Pooling" / "config.json"
     if pooling_file.is_file():
         pooling = _read_json(pooling_file)
-        modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v is True)
-        if modes != ["pooling_mode_mean_tokens"]:
+        if pooling.get("pooling_mode") is not None:  # sentence-transformers >= 6
+            modes = [str(pooling["pooling_mode"])]
+            mean = ["mean"]
+        else:
+            modes = sorted(k for k, v in pooling.items() if k.startswith("pooling_mode") and v)
+            mean = ["pooling_mode_mean_tokens"]
+        if modes != mean:
             raise ModelError(f"{pooling_file}: only mean pooling is supported, found {modes}")
 
 
@@ -209,7 +221,7 @@ class OnnxEncoder:
         self.quantized = bool(_read_json(self.path / EXPORT_MANIFEST).get("quantized"))
         self.batch_invariant = self.quantized if batch_invariant is None else batch_invariant
         self.dimension = int(config["hidden_size"])
-        self.max_seq_length = int(st_config["max_seq_length"])
+        self.max_seq_length = _max_seq_length(st_config, config)
 
         self.tokenizer = Tokenizer.from_file(str(self.path / "tokenizer.json"))
         # tokenizer.json ships with fixed padding to 128; pad to the longest text instead.

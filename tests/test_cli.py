@@ -93,3 +93,44 @@ def test_unknown_command_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["fly"])
     assert exit_info.value.code == 2
+
+
+def test_bare_labelled_csv_trains_a_classifier_only_model(tmp_path):
+    rows = ["text,label"]
+    for intent, phrases in {
+        "check_balance": ["what is my balance", "how much money do I have", "show my balance",
+                          "balance please", "how much is in my account", "current balance?"],
+        "lost_card": ["I lost my card", "my card was stolen", "can't find my card",
+                      "card missing", "someone took my card", "I think I lost my debit card"],
+    }.items():
+        rows += [f"{phrase},{intent}" for phrase in phrases]
+    data = tmp_path / "labels.csv"
+    data.write_text("\n".join(rows) + "\n")
+    result = run("train", str(data), "--out", str(tmp_path / "model"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: the data has no responses: this model is classifier-only" in result.stdout
+    manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
+    assert manifest["responses"] is None and manifest["labels"] == ["check_balance", "lost_card"]
+
+
+def test_train_on_malformed_data_names_file_and_line(tmp_path):
+    data = tmp_path / "dialogues.jsonl"
+    good = {"id": "a", "turns": [{"speaker": "customer", "text": "hi", "intent": "greet"}]}
+    data.write_text(json.dumps(good) + "\n{broken\n")
+    result = run("train", str(data), "--out", str(tmp_path / "model"))
+    assert result.returncode == 1
+    assert "dialogues.jsonl:2" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "model").exists()
+
+
+def test_chat_answers_in_the_terminal(tiny_model_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat", "--model", str(tiny_model_dir)],
+        input="where is my order?\n\n", capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    replies = [line for line in result.stdout.splitlines() if line.startswith("you> bot> ")
+               or line.startswith("bot> ")]
+    assert len(replies) == 2
+    assert "It looks like your message was empty" in result.stdout

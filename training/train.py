@@ -15,8 +15,6 @@ from bot.errors import DataError
 from retrieval.encoder import (
     BASE_MODEL_NAME,
     BASE_MODEL_PACKAGE,
-    CachingEncoder,
-    TextEncoder,
     base_model_version,
 )
 from retrieval.index import INDEX_FILE, PASSAGES_FILE
@@ -29,6 +27,12 @@ from retrieval.model_dir import (
     Manifest,
     RetrievalInfo,
     sha256_file,
+)
+from training.encoder_stage import (
+    ONNX_DIR,
+    PreparedEncoder,
+    export_serving_encoder,
+    prepare_encoder,
 )
 from training.index_builder import build_passage_index
 from training.intent_trainer import train_intent_classifier
@@ -66,12 +70,13 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
     started = time.monotonic()
     project = load_checked_project(path, progress)
     data, config = project.data, project.config
-    encoder = CachingEncoder(TextEncoder())
     with staged_model_dir(out) as stage:
+        prepared = prepare_encoder(data, config.training, stage, progress)
+        encoder = prepared.encoder
         result = train_intent_classifier(
             data.examples, data.validation_examples, encoder.encode, config.training, progress
         )
-        files = [result.classifier.save(stage)]
+        files = [result.classifier.save(stage), *prepared.files]
         responses, mined = collect_responses(data, result.classifier.intents)
         warnings = _response_warnings(result.classifier.intents, responses, mined)
         for warning in warnings:
@@ -83,10 +88,15 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         index = build_passage_index(data, encoder.encode, config.retrieval.include_dialogue_pairs)
         if index is not None:
             files += index.save(stage)
-        metrics = {**result.metrics, "train_seconds": round(time.monotonic() - started, 1)}
+        files += export_serving_encoder(prepared, stage, progress)
+        metrics = {
+            **prepared.metrics,
+            **result.metrics,
+            "train_seconds": round(time.monotonic() - started, 1),
+        }
         manifest = _manifest(
             project,
-            encoder,
+            prepared,
             result.classifier,
             metrics,
             index_size=len(index) if index else 0,
@@ -125,7 +135,7 @@ def data_hash(files: list[str]) -> str:
 
 def _manifest(
     project: Project,
-    encoder: CachingEncoder,
+    prepared: PreparedEncoder,
     classifier: IntentClassifier,
     metrics: dict,
     index_size: int,
@@ -156,13 +166,14 @@ def _manifest(
             name=BASE_MODEL_NAME,
             package=BASE_MODEL_PACKAGE,
             package_version=base_model_version(),
-            dimension=encoder.dimension,
+            dimension=prepared.encoder.dimension,
         ),
         labels=classifier.labels,
         classifier=ClassifierInfo(
-            mode="frozen",
+            mode=prepared.mode,
             head=HEAD_FILE,
-            encoder=None,
+            encoder=prepared.directory,
+            onnx=ONNX_DIR,
             temperature=classifier.settings.temperature,
             oos_threshold=classifier.settings.oos_threshold,
             similarity_threshold=classifier.settings.similarity_threshold,
