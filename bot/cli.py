@@ -35,6 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     _model_argument(predict)
     predict.add_argument("--out", type=Path, help="write JSON lines here (default: stdout)")
     predict.add_argument("--text-column", help="CSV column holding the messages")
+    predict.add_argument(
+        "--explain",
+        action="store_true",
+        help="add the nearest training examples and the out-of-scope checks to each line",
+    )
 
     serve = commands.add_parser("serve", help="serve a trained bot over HTTP")
     _model_argument(serve)

@@ -49,9 +49,8 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from training.loader import load_messages
-
     from retrieval.bot_model import BotModel
+    from training.loader import load_messages
 
     texts = load_messages(args.file, text_column=args.text_column)
     model = BotModel.load(args.model)
@@ -59,8 +58,13 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         for start in range(0, len(texts), 256):
             batch = texts[start : start + 256]
-            for text, analysis in zip(batch, model.analyse(batch), strict=True):
-                out.write(json.dumps({"text": text, **analysis.prediction.to_json()}) + "\n")
+            analyses = model.analyse(batch)
+            reasons = model.explain(batch) if args.explain else [None] * len(batch)
+            for text, analysis, why in zip(batch, analyses, reasons, strict=True):
+                line = {"text": text, **analysis.prediction.to_json()}
+                if why is not None:
+                    line["explanation"] = why
+                out.write(json.dumps(line) + "\n")
     finally:
         if out is not sys.stdout:
             out.close()

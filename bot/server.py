@@ -6,6 +6,7 @@ batcher finish the queued ones, and closes the conversation store.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -21,6 +22,7 @@ from retrieval.bot_model import Analysis, BotModel
 MANAGER = web.AppKey("manager", DialogueManager)
 DEPS = web.AppKey("deps", "AppDeps")
 ANALYSE = web.AppKey("analyse", object)
+MAX_PARSE_CHARS = 2000
 
 
 @dataclass
@@ -98,15 +100,25 @@ async def parse_message(request: web.Request) -> web.Response:
     text = payload.get("text")
     if not isinstance(text, str) or not text.strip():
         raise RequestError('field "text" is required and must be a non-empty string')
+    if len(text) > MAX_PARSE_CHARS:
+        raise RequestError(f'field "text" is longer than {MAX_PARSE_CHARS} characters')
     analysis = await request.app[ANALYSE](text)
+    body = _parse_body(text, analysis)
+    if payload.get("explain") is True or request.query.get("explain") in ("1", "true"):
+        model = request.app[DEPS].model
+        loop = asyncio.get_running_loop()
+        [body["explanation"]] = await loop.run_in_executor(None, model.explain, [text])
+    return web.json_response(body)
+
+
+def _parse_body(text: str, analysis: Analysis) -> dict:
     prediction = analysis.prediction
-    return web.json_response(
-        {
-            "text": text,
-            "intent": {"name": prediction.intent, "confidence": prediction.confidence},
-            "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
-            "out_of_scope": prediction.out_of_scope,
-            "ambiguous": prediction.ambiguous,
-            "retrieval": [hit.to_json() for hit in analysis.hits],
-        }
-    )
+    return {
+        "text": text,
+        "intent": {"name": prediction.intent, "confidence": prediction.confidence},
+        "intent_ranking": [{"name": n, "confidence": c} for n, c in prediction.ranking],
+        "out_of_scope": prediction.out_of_scope,
+        "ambiguous": prediction.ambiguous,
+        "support": prediction.support,
+        "retrieval": [hit.to_json() for hit in analysis.hits],
+    }

@@ -12,7 +12,12 @@ from pathlib import Path
 from bot.errors import ModelError
 from retrieval.encoder import TextEncoder
 from retrieval.index import Hit, PassageIndex
-from retrieval.intent_classifier import ClassifierSettings, IntentClassifier, IntentPrediction
+from retrieval.intent_classifier import (
+    ClassifierSettings,
+    IntentClassifier,
+    IntentPrediction,
+    explain,
+)
 from retrieval.model_dir import Manifest, read_manifest
 
 log = logging.getLogger(__name__)
@@ -65,6 +70,12 @@ class BotModel:
         index = PassageIndex.load(model_dir) if manifest.retrieval else None
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
         return cls(manifest, encoder, classifier, index, responses)
+
+    def explain(self, texts: list[str]) -> list[dict]:
+        """The classifier's reasons for each message (ranking, nearest examples, OOS checks)."""
+        vectors = self.encoder.encode(texts)
+        predictions = self.classifier.predict(vectors)
+        return [explain(self.classifier, v, p) for v, p in zip(vectors, predictions, strict=True)]
 
     def analyse(self, texts: list[str]) -> list[Analysis]:
         """Classify and retrieve for a batch of messages with one encoder pass."""

@@ -3,6 +3,7 @@ calibrated, with an out-of-scope threshold and an ambiguity margin chosen at tra
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from bot.errors import ModelError
 
 OUT_OF_SCOPE = "out_of_scope"
 HEAD_FILE = "classifier/head.safetensors"
+EXAMPLES_FILE = "classifier/examples.json"
 
 
 @dataclass(frozen=True)
@@ -62,11 +64,25 @@ class ExampleMemory:
     vectors: np.ndarray
     labels: np.ndarray
     """Row index into the classifier's labels, per vector."""
+    texts: list[str]
+    """The training texts, to show which examples support a decision."""
 
     def support(self, vectors: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
         similarity = vectors @ self.vectors.T
         same = self.labels[None, :] == label_ids[:, None]
         return np.where(same, similarity, -1.0).max(axis=1)
+
+    def nearest(self, vector: np.ndarray, k: int, label_id: int | None = None) -> list[tuple]:
+        """(text, label id, similarity) of the k nearest examples, optionally of one label."""
+        similarity = self.vectors @ vector
+        if label_id is not None:
+            similarity = np.where(self.labels == label_id, similarity, -2.0)
+        order = np.argsort(-similarity)[:k]
+        return [
+            (self.texts[i], int(self.labels[i]), float(similarity[i]))
+            for i in order
+            if similarity[i] > -2.0
+        ]
 
 
 class IntentClassifier:
@@ -135,7 +151,7 @@ class IntentClassifier:
             support=support,
         )
 
-    def save(self, model_dir: Path) -> str:
+    def save(self, model_dir: Path) -> list[str]:
         path = model_dir / HEAD_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         tensors = {"weight": self.weight, "bias": self.bias}
@@ -143,7 +159,11 @@ class IntentClassifier:
             tensors["examples"] = self.memory.vectors.astype(np.float32)
             tensors["example_labels"] = self.memory.labels.astype(np.int32)
         save_file(tensors, str(path))
-        return HEAD_FILE
+        if self.memory is None:
+            return [HEAD_FILE]
+        texts = model_dir / EXAMPLES_FILE
+        texts.write_text(json.dumps(self.memory.texts, ensure_ascii=False), encoding="utf-8")
+        return [HEAD_FILE, EXAMPLES_FILE]
 
     @classmethod
     def load(cls, model_dir: Path, labels: list[str], settings: ClassifierSettings):
@@ -153,8 +173,63 @@ class IntentClassifier:
             raise ModelError(f"{model_dir / HEAD_FILE}: missing tensors {sorted(missing)}")
         memory = None
         if "examples" in tensors:
-            memory = ExampleMemory(tensors["examples"], tensors["example_labels"])
+            texts = json.loads((model_dir / EXAMPLES_FILE).read_text(encoding="utf-8"))
+            if len(texts) != len(tensors["examples"]):
+                raise ModelError(f"{model_dir / EXAMPLES_FILE}: does not match the example vectors")
+            memory = ExampleMemory(tensors["examples"], tensors["example_labels"], texts)
         return cls(labels, tensors["weight"], tensors["bias"], settings, memory)
+
+
+def explain(
+    classifier: IntentClassifier, vector: np.ndarray, prediction: IntentPrediction, k: int = 3
+) -> dict:
+    """Why a message got its intent: the ranking, the nearest training examples overall and
+    of the top intent, and each out-of-scope check with its value and threshold."""
+    settings = classifier.settings
+    top_id = classifier.labels.index(prediction.top_intent)
+    checks = [
+        {
+            "check": "confidence",
+            "value": round(prediction.confidence, 4),
+            "threshold": round(settings.oos_threshold, 4),
+            "passed": prediction.confidence >= settings.oos_threshold,
+        },
+        {
+            "check": "similarity to the top intent's examples",
+            "value": round(prediction.support, 4),
+            "threshold": round(settings.similarity_threshold, 4),
+            "passed": prediction.support >= settings.similarity_threshold,
+        },
+    ]
+    if OUT_OF_SCOPE in classifier.labels:
+        probs = classifier.probabilities(vector[None, :])[0]
+        oos_score = float(probs[classifier.labels.index(OUT_OF_SCOPE)])
+        checks.append(
+            {
+                "check": "out-of-scope class below the top intent",
+                "value": round(oos_score, 4),
+                "threshold": round(prediction.confidence, 4),
+                "passed": oos_score < prediction.confidence,
+            }
+        )
+    failed = [c["check"] for c in checks if not c["passed"]]
+    memory = classifier.memory
+    nearest = memory.nearest(vector, k) if memory else []
+    supporting = memory.nearest(vector, k, top_id) if memory else []
+    return {
+        "ranking": [[name, round(score, 4)] for name, score in prediction.ranking[:5]],
+        "out_of_scope": prediction.out_of_scope,
+        "out_of_scope_reason": ("failed: " + ", ".join(failed)) if failed else "all checks passed",
+        "checks": checks,
+        "ambiguous": prediction.ambiguous,
+        "nearest_examples": [_example(classifier, e) for e in nearest],
+        "supporting_examples": [_example(classifier, e) for e in supporting],
+    }
+
+
+def _example(classifier: IntentClassifier, entry: tuple) -> dict:
+    text, label_id, similarity = entry
+    return {"text": text, "intent": classifier.labels[label_id], "similarity": round(similarity, 4)}
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

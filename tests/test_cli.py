@@ -98,10 +98,22 @@ def test_unknown_command_is_a_usage_error():
 def test_bare_labelled_csv_trains_a_classifier_only_model(tmp_path):
     rows = ["text,label"]
     for intent, phrases in {
-        "check_balance": ["what is my balance", "how much money do I have", "show my balance",
-                          "balance please", "how much is in my account", "current balance?"],
-        "lost_card": ["I lost my card", "my card was stolen", "can't find my card",
-                      "card missing", "someone took my card", "I think I lost my debit card"],
+        "check_balance": [
+            "what is my balance",
+            "how much money do I have",
+            "show my balance",
+            "balance please",
+            "how much is in my account",
+            "current balance?",
+        ],
+        "lost_card": [
+            "I lost my card",
+            "my card was stolen",
+            "can't find my card",
+            "card missing",
+            "someone took my card",
+            "I think I lost my debit card",
+        ],
     }.items():
         rows += [f"{phrase},{intent}" for phrase in phrases]
     data = tmp_path / "labels.csv"
@@ -127,10 +139,30 @@ def test_train_on_malformed_data_names_file_and_line(tmp_path):
 def test_chat_answers_in_the_terminal(tiny_model_dir):
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "chat", "--model", str(tiny_model_dir)],
-        input="where is my order?\n\n", capture_output=True, text=True, timeout=300,
+        input="where is my order?\n\n",
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    replies = [line for line in result.stdout.splitlines() if line.startswith("you> bot> ")
-               or line.startswith("bot> ")]
+    replies = [
+        line
+        for line in result.stdout.splitlines()
+        if line.startswith("you> bot> ") or line.startswith("bot> ")
+    ]
     assert len(replies) == 2
     assert "It looks like your message was empty" in result.stdout
+
+
+def test_predict_explain_shows_supporting_examples(tiny_model_dir, tmp_path, capsys):
+    messages = tmp_path / "messages.txt"
+    messages.write_text("where is my order?\n")
+    assert main(["predict", "--model", str(tiny_model_dir), "--explain", str(messages)]) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    why = line["explanation"]
+    assert why["out_of_scope_reason"] == "all checks passed"
+    assert why["ranking"][0][0] == "order_status"
+    assert all(e["intent"] == "order_status" for e in why["supporting_examples"])
+    assert (
+        why["supporting_examples"][0]["similarity"] >= why["supporting_examples"][-1]["similarity"]
+    )

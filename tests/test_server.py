@@ -154,3 +154,16 @@ async def test_model_parse_shows_ranking_and_retrieval(server):
     assert body["intent"]["name"] == "order_status"
     assert body["intent_ranking"][0]["name"] == "order_status"
     assert isinstance(body["retrieval"], list)
+
+
+async def test_model_parse_explains_on_request(server):
+    live, session = server
+    body = {"text": "what is the boiling point of tungsten", "explain": True}
+    async with session.post(live.url + "/model/parse", json=body) as r:
+        assert r.status == 200
+        explanation = (await r.json())["explanation"]
+    assert explanation["out_of_scope"] is True
+    assert explanation["out_of_scope_reason"].startswith("failed: ")
+    assert {c["check"] for c in explanation["checks"]} >= {"confidence"}
+    assert len(explanation["nearest_examples"]) == 3
+    assert set(explanation["nearest_examples"][0]) == {"text", "intent", "similarity"}

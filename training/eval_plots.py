@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import PowerNorm
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from sklearn.metrics import confusion_matrix
 
 CORRECT_COLOUR = "#2a9d8f"
@@ -73,7 +74,8 @@ def plot_confusion_matrix(truth: list[str], predicted: list[str], path: Path) ->
     axes = figure.add_subplot()
     shown = np.ma.masked_equal(matrix, 0)
     image = axes.imshow(shown, cmap="Blues", norm=PowerNorm(0.5, vmin=0, vmax=matrix.max()))
-    figure.colorbar(image, ax=axes, shrink=0.6, label="examples")
+    ticks = MaxNLocator(integer=True)
+    figure.colorbar(image, ax=axes, shrink=0.6, label="examples", ticks=ticks)
     _label_matrix_axes(axes, labels, layout)
     if layout.annotate:
         _annotate_counts(axes, matrix)
@@ -149,8 +151,13 @@ def plot_reliability(
     axes.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
     filled = stats.counts > 0
     bars = axes.bar(
-        stats.edges[:-1][filled], stats.accuracy[filled], width=width, align="edge",
-        color=CORRECT_COLOUR, edgecolor="black", label="accuracy",
+        stats.edges[:-1][filled],
+        stats.accuracy[filled],
+        width=width,
+        align="edge",
+        color=CORRECT_COLOUR,
+        edgecolor="black",
+        label="accuracy",
     )
     axes.bar_label(bars, labels=[str(c) for c in stats.counts[filled]], fontsize=7, padding=2)
     axes.set_xlim(0.0, 1.0)

@@ -57,7 +57,13 @@ class Outcomes:
 
     @property
     def correct(self) -> np.ndarray:
+        """The reported label is right (judging an in-scope message out of scope is wrong)."""
         return self.predicted == self.truth
+
+    @property
+    def top_correct(self) -> np.ndarray:
+        """The best in-scope intent is right, whatever the out-of-scope decision."""
+        return self.top == self.truth
 
 
 def predict_examples(model: BotModel, examples: list[Example]) -> list[dict]:
@@ -97,7 +103,15 @@ def evaluate_model(
     )
     oos = out_of_scope_metrics(outcomes)
     ece = calibration_error(outcomes)
-    files = _write_files(out_dir, examples, predictions, outcomes, report, oos, ece, model)
+    files = {
+        "intent_report": _write_json(out_dir / "intent_report.json", report),
+        "intent_errors": _write_json(
+            out_dir / "intent_errors.json", sorted_errors(examples, predictions)
+        ),
+        **_write_plots(out_dir, outcomes, ece),
+        **_write_oos_report(out_dir, oos, outcomes, model),
+        "summary": str(out_dir / "summary.json"),
+    }
     summary = {
         **_accuracy_summary(report, outcomes, model),
         "ece": None if ece is None else round(ece, 4),
@@ -119,7 +133,7 @@ def _accuracy_summary(report: dict, outcomes: Outcomes, model: BotModel) -> dict
         "in_scope_examples": int(in_scope.sum()),
         "oos_examples": int((~in_scope).sum()),
         "accuracy": round(report["accuracy"], 4),
-        "top_intent_accuracy_in_scope": _share(outcomes.top[in_scope] == outcomes.truth[in_scope]),
+        "top_intent_accuracy_in_scope": _share(outcomes.top_correct[in_scope]),
         "judged_out_of_scope_in_scope": _share(outcomes.judged_oos[in_scope]),
         "macro_f1": round(report["macro avg"]["f1-score"], 4),
         "weighted_f1": round(report["weighted avg"]["f1-score"], 4),
@@ -134,8 +148,9 @@ def calibration_error(outcomes: Outcomes) -> float | None:
     in_scope = outcomes.in_scope
     if not in_scope.any():
         return None
-    top_correct = (outcomes.top == outcomes.truth)[in_scope]
-    return expected_calibration_error(outcomes.confidence[in_scope], top_correct, CALIBRATION_BINS)
+    return expected_calibration_error(
+        outcomes.confidence[in_scope], outcomes.top_correct[in_scope], CALIBRATION_BINS
+    )
 
 
 def out_of_scope_metrics(outcomes: Outcomes) -> dict | None:
@@ -145,15 +160,12 @@ def out_of_scope_metrics(outcomes: Outcomes) -> dict | None:
     is_oos = ~outcomes.in_scope
     if not is_oos.any():
         return None
-    caught = outcomes.judged_oos & is_oos
     auroc = None
     if outcomes.in_scope.any():
         auroc = round(float(roc_auc_score(is_oos, 1.0 - outcomes.confidence)), 4)
     return {
         "oos_recall": _share(outcomes.judged_oos[is_oos]),
-        "oos_precision": round(caught.sum() / outcomes.judged_oos.sum(), 4)
-        if outcomes.judged_oos.any()
-        else 0.0,
+        "oos_precision": _share(is_oos[outcomes.judged_oos], empty=0.0),
         "oos_auroc": auroc,
         "in_scope_accuracy": _share(outcomes.correct[outcomes.in_scope]),
     }
@@ -175,36 +187,9 @@ def sorted_errors(examples: list[Example], predictions: list[dict]) -> list[dict
     return sorted(errors, key=lambda error: -error["intent_prediction"]["confidence"])
 
 
-def _write_files(
-    out_dir: Path,
-    examples: list[Example],
-    predictions: list[dict],
-    outcomes: Outcomes,
-    report: dict,
-    oos: dict | None,
-    ece: float | None,
-    model: BotModel,
-) -> dict[str, str]:
-    paths = {
-        "intent_report": _write_json(out_dir / "intent_report.json", report),
-        "intent_errors": _write_json(
-            out_dir / "intent_errors.json", sorted_errors(examples, predictions)
-        ),
-        **_write_plots(out_dir, outcomes, ece),
-    }
-    oos_file = out_dir / "oos_report.json"
-    if oos is not None:
-        paths["oos_report"] = _write_json(oos_file, _oos_report(oos, outcomes, model))
-    else:
-        oos_file.unlink(missing_ok=True)
-    paths["summary"] = str(out_dir / "summary.json")
-    return {name: str(path) for name, path in paths.items()}
-
-
-def _write_plots(out_dir: Path, outcomes: Outcomes, ece: float | None) -> dict[str, Path]:
+def _write_plots(out_dir: Path, outcomes: Outcomes, ece: float | None) -> dict[str, str]:
     in_scope = outcomes.in_scope
-    top_correct = (outcomes.top == outcomes.truth)[in_scope]
-    return {
+    paths = {
         "intent_confusion_matrix": eval_plots.plot_confusion_matrix(
             list(outcomes.truth), list(outcomes.predicted), out_dir / "intent_confusion_matrix.png"
         ),
@@ -212,10 +197,26 @@ def _write_plots(out_dir: Path, outcomes: Outcomes, ece: float | None) -> dict[s
             outcomes.confidence, outcomes.correct, out_dir / "intent_histogram.png"
         ),
         "intent_reliability": eval_plots.plot_reliability(
-            outcomes.confidence[in_scope], top_correct, ece, out_dir / "intent_reliability.png",
+            outcomes.confidence[in_scope],
+            outcomes.top_correct[in_scope],
+            ece,
+            out_dir / "intent_reliability.png",
             CALIBRATION_BINS,
         ),
     }
+    return {name: str(path) for name, path in paths.items()}
+
+
+def _write_oos_report(
+    out_dir: Path, oos: dict | None, outcomes: Outcomes, model: BotModel
+) -> dict[str, str]:
+    """oos_report.json when the data has out-of-scope examples; otherwise a stale one from an
+    earlier run in the same folder is removed, so the folder never contradicts the summary."""
+    path = out_dir / "oos_report.json"
+    if oos is None:
+        path.unlink(missing_ok=True)
+        return {}
+    return {"oos_report": _write_json(path, _oos_report(oos, outcomes, model))}
 
 
 def _oos_report(oos: dict, outcomes: Outcomes, model: BotModel) -> dict:
@@ -234,13 +235,13 @@ def _oos_report(oos: dict, outcomes: Outcomes, model: BotModel) -> dict:
     }
 
 
-def _write_json(path: Path, data: dict | list) -> Path:
+def _write_json(path: Path, data: dict | list) -> str:
     path.write_text(json.dumps(data, indent=2), encoding="utf-8")
-    return path
+    return str(path)
 
 
-def _share(flags: np.ndarray) -> float | None:
-    """Fraction of true `flags`, rounded; None when there are none to count."""
+def _share(flags: np.ndarray, empty: float | None = None) -> float | None:
+    """Fraction of true `flags`, rounded; `empty` when there are none to count."""
     if len(flags) == 0:
-        return None
+        return empty
     return round(float(np.mean(flags)), 4)

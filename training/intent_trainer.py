@@ -119,30 +119,35 @@ def train_intent_classifier(
         weight,
         bias,
         ClassifierSettings(1.0, 0.0, config.ambiguity_margin),
-        memory_of(train_vectors, train_targets, labels),
+        memory_of(train_vectors, train_targets, labels, [e.text for e in train]),
     )
     settings, metrics = calibrate(provisional, holdout_vectors, holdout_targets, config)
     memory_vectors, memory_targets = train_vectors, train_targets
+    memory_texts = [e.text for e in train]
     if carved and holdout:
         progress("refitting the intent head on all examples")
         memory_vectors = np.concatenate([train_vectors, holdout_vectors])
         memory_targets = np.concatenate([train_targets, holdout_targets])
+        memory_texts += [e.text for e in holdout]
         weight, bias = train_head(memory_vectors, memory_targets, len(labels), config, progress)
     metrics.update(
         train_examples=len(train),
         holdout_examples=len(holdout),
         holdout_source=("carved from training data" if carved else "dataset validation split"),
     )
-    memory = memory_of(memory_vectors, memory_targets, labels)
+    memory = memory_of(memory_vectors, memory_targets, labels, memory_texts)
     return ClassifierTrainingResult(
         IntentClassifier(labels, weight, bias, settings, memory), metrics
     )
 
 
-def memory_of(vectors: np.ndarray, targets: np.ndarray, labels: list[str]) -> ExampleMemory:
+def memory_of(
+    vectors: np.ndarray, targets: np.ndarray, labels: list[str], texts: list[str]
+) -> ExampleMemory:
     """In-scope examples only: nearness to an out-of-scope example supports no intent."""
     keep = np.array([labels[t] != OUT_OF_SCOPE for t in targets], dtype=bool)
-    return ExampleMemory(vectors[keep], targets[keep].astype(np.int32))
+    kept_texts = [text for text, k in zip(texts, keep, strict=True) if k]
+    return ExampleMemory(vectors[keep], targets[keep].astype(np.int32), kept_texts)
 
 
 def calibrate(

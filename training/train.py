@@ -76,7 +76,7 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         result = train_intent_classifier(
             data.examples, data.validation_examples, encoder.encode, config.training, progress
         )
-        files = [result.classifier.save(stage), *prepared.files]
+        files = [*result.classifier.save(stage), *prepared.files]
         responses, mined = collect_responses(data, result.classifier.intents)
         warnings = _response_warnings(result.classifier.intents, responses, mined)
         for warning in warnings:
