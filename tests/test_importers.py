@@ -192,7 +192,7 @@ def test_dialogues_become_dialogues_and_single_intent_examples(here: Path) -> No
     assert conversation.source == Source("chats.jsonl", 1)
     assert conversation.turns[2].intents == ("pin", "card_arrival")
     assert data.examples == [
-        Example("my card hasn't come", "card_arrival", Source("chats.jsonl", 1))
+        Example("my card hasn't come", "card_arrival", Source("chats.jsonl", 1), from_dialogue=True)
     ]
 
 

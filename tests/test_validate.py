@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.config import TrainingConfig
 from training.problems import ProblemLog
 from training.schema import (
@@ -55,8 +57,10 @@ def test_duplicate_example_ignoring_case_and_spaces_is_a_warning() -> None:
 
 def test_same_example_under_two_intents_is_an_error_naming_both() -> None:
     data = balance_data()
-    data.examples += [ex("How much money", "transfer", 2, "train.csv"),
-                      ex("send money", "transfer", 3, "train.csv")]
+    data.examples += [
+        ex("How much money", "transfer", 2, "train.csv"),
+        ex("send money", "transfer", 3, "train.csv"),
+    ]
     data.responses["transfer"] = [answer("Use Payments.", 12)]
     assert check(data) == [
         'train.csv:2: error: example "how much money" is under 2 intents: '
@@ -93,8 +97,10 @@ def test_intent_answered_in_dialogues_needs_no_written_response() -> None:
     data = balance_data()
     turns = (Turn("customer", "send money", ("transfer",)), Turn("agent", "Use Payments."))
     data.dialogues.append(Dialogue("c1", turns, Source("chats.jsonl", 1)))
-    data.examples += [ex("send money", "transfer", 1, "chats.jsonl"),
-                      ex("pay a friend", "transfer", 2, "chats.jsonl")]
+    data.examples += [
+        ex("send money", "transfer", 1, "chats.jsonl"),
+        ex("pay a friend", "transfer", 2, "chats.jsonl"),
+    ]
     assert check(data) == []
 
 
@@ -127,11 +133,32 @@ def test_out_of_scope_response_without_examples_is_fine() -> None:
 def test_empty_texts_are_errors() -> None:
     data = balance_data()
     data.examples.append(ex("  ", "balance", 5))
-    data.responses["balance"].append(
-        Response("", (Button("Open", " "),), Source("bot.yml", 7)))
+    data.responses["balance"].append(Response("", (Button("Open", " "),), Source("bot.yml", 7)))
     assert check(data) == [
         'bot.yml:5: error: empty example text for intent "balance"',
         'bot.yml:7: error: empty response text for intent "balance"',
         'bot.yml:7: error: a button of a response for intent "balance" has an empty title or '
         "payload",
     ]
+
+
+def test_dialogue_label_clashes_warn_and_are_dropped_from_training(tmp_path):
+    from training.loader import load_project
+    from training.validate import conflicting_dialogue_texts
+
+    dialogues = [
+        {"id": "a", "turns": [{"speaker": "customer", "text": "Yes", "intents": ["BookFlight"]}]},
+        {"id": "b", "turns": [{"speaker": "customer", "text": "yes", "intents": ["BookHotel"]}]},
+        {
+            "id": "c",
+            "turns": [{"speaker": "customer", "text": "book a hotel", "intent": "BookHotel"}],
+        },
+    ]
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in dialogues))
+    project = load_project(path)
+    check_training_data(project.data, TrainingConfig(), project.problems)
+    assert project.problems.errors == []
+    [warning] = [p for p in project.problems.warnings if "labelled with 2 intents" in p.message]
+    assert warning.source.line == 2
+    assert conflicting_dialogue_texts(project.data.examples) == {"yes"}

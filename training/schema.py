@@ -31,6 +31,8 @@ class Example:
     text: str
     intent: str
     source: Source
+    from_dialogue: bool = False
+    """Taken from a labelled customer turn of a logged dialogue, not written as an example."""
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from training.intent_trainer import train_intent_classifier
 from training.loader import Project, load_project
 from training.model_writer import checksum_files, staged_model_dir, write_manifest
 from training.responses import collect_responses
-from training.validate import check_training_data
+from training.validate import check_training_data, conflicting_dialogue_texts, example_key
 
 Progress = Callable[[str], None]
 RESPONSES_FILE = "responses.json"
@@ -61,6 +61,11 @@ def load_checked_project(path: Path, progress: Progress) -> Project:
     if len(project.problems.warnings) > 20:
         progress(f"warning: ... and {len(project.problems.warnings) - 20} more warnings")
     project.problems.raise_if_errors()
+    ambiguous = conflicting_dialogue_texts(project.data.examples)
+    if ambiguous:
+        project.data.examples = [
+            e for e in project.data.examples if example_key(e.text) not in ambiguous
+        ]
     if len(project.data.intents) < 2:
         raise DataError("training needs labelled examples for at least two intents", path)
     return project

@@ -72,8 +72,29 @@ def _check_duplicates(examples: list[Example], problems: ProblemLog) -> None:
                 _report_duplicate(copies, problems)
 
 
+def conflicting_dialogue_texts(examples: list[Example]) -> set[str]:
+    """Texts (by example_key) that logged dialogues label with several intents and no written
+    example settles: "yes" or "thanks" carry whatever the conversation was about. Training
+    drops them; validation warns instead of failing."""
+    labels: dict[str, set[str]] = {}
+    written: set[str] = set()
+    for example in examples:
+        key = example_key(example.text)
+        labels.setdefault(key, set()).add(example.intent)
+        if not example.from_dialogue:
+            written.add(key)
+    return {key for key, intents in labels.items() if len(intents) > 1 and key not in written}
+
+
 def _report_conflict(by_intent: dict[str, list[Example]], problems: ProblemLog) -> None:
     firsts = [copies[0] for copies in by_intent.values()]
+    if all(e.from_dialogue for copies in by_intent.values() for e in copies):
+        problems.warning(
+            f"example {quote(firsts[0].text)} is labelled with {len(firsts)} intents in "
+            "dialogues; it is left out of intent training",
+            firsts[1].source,
+        )
+        return
     listed = [f'"{e.intent}" ({e.source})' for e in firsts[:LISTED_INTENTS]]
     if len(firsts) > LISTED_INTENTS:
         listed.append(f"{len(firsts) - LISTED_INTENTS} more")

@@ -39,7 +39,7 @@ def iter_dialogues(path: Path, display: str, problems: ProblemLog) -> Iterator[D
 def dialogue_examples(dialogue: Dialogue) -> list[Example]:
     """Customer turns with exactly one intent, as Examples sourced at the dialogue's line."""
     return [
-        Example(turn.text, intent_label(turn.intents[0]), dialogue.source)
+        Example(turn.text, intent_label(turn.intents[0]), dialogue.source, from_dialogue=True)
         for turn in dialogue.turns
         if turn.speaker == "customer" and len(turn.intents) == 1
     ]
