@@ -31,6 +31,17 @@ def train_tiny_bot(workdir: Path) -> Path:
     return model_dir
 
 
+def write_file(folder: Path, name: str, text: str | bytes) -> Path:
+    """Write a data file (creating folders) for a test; bytes are written as they are."""
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -27,3 +27,10 @@ def model_dir_copy(tiny_model_dir: Path, tmp_path: Path) -> Path:
 def tiny_model(tiny_model_dir: Path) -> BotModel:
     """The tiny bot loaded once; read-only, shared by the server tests."""
     return BotModel.load(tiny_model_dir)
+
+
+@pytest.fixture
+def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a temporary folder, so problems name files relative to it."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -9,29 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.config import DataSource
+from bot.testing import write_file as write
 from training.importers import detect_format, load_source
 from training.problems import ProblemLog
 from training.schema import OUT_OF_SCOPE, Button, Example, Response, Source, TrainingData
 
 FIXTURES = Path(__file__).parent / "fixtures" / "data"
 SHARED = Path("/work/shared/data")
-
-
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a temporary folder, so problems name files relative to it."""
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def write(folder: Path, name: str, text: str | bytes) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
 
 
 def load(path: Path | str, **options: str) -> tuple[TrainingData, ProblemLog]:
@@ -106,8 +90,11 @@ def test_bot_definition_reads_examples_responses_and_out_of_scope(here: Path) ->
         Example("what's the weather like", OUT_OF_SCOPE, Source("bot.yml", 17)),
     ]
     assert data.responses["check_balance"] == [
-        Response("You can see your balance on the Accounts screen.",
-                 (Button("Open the app", "/open_app"),), Source("bot.yml", 8)),
+        Response(
+            "You can see your balance on the Accounts screen.",
+            (Button("Open the app", "/open_app"),),
+            Source("bot.yml", 8),
+        ),
         Response("A plain string is also a response variant.", (), Source("bot.yml", 12)),
     ]
     [card_response] = data.responses["card_arrival"]
@@ -116,7 +103,10 @@ def test_bot_definition_reads_examples_responses_and_out_of_scope(here: Path) ->
 
 
 def test_bot_definition_reports_bad_items_with_field_and_line(here: Path) -> None:
-    write(here, "bot.yml", """\
+    write(
+        here,
+        "bot.yml",
+        """\
 version: 1
 colour: blue
 intents:
@@ -129,7 +119,8 @@ intents:
           - title: Start
       - text: Hey!
         emoji: wave
-""")
+""",
+    )
     data, problems = load("bot.yml")
     assert messages(problems) == [
         "bot.yml:2: warning: colour: unknown field, ignored",
@@ -297,11 +288,13 @@ def test_clinc_training_import_reads_train_and_val_but_never_test(here: Path) ->
     data, problems = load("data_full.json")
     assert problems.problems == []
     assert [(e.text, e.intent) for e in data.examples] == [
-        ("what is my balance", "balance"), ("transfer money", "transfer"),
+        ("what is my balance", "balance"),
+        ("transfer money", "transfer"),
         ("how tall is everest", OUT_OF_SCOPE),
     ]
     assert [(e.text, e.intent) for e in data.validation_examples] == [
-        ("balance please", "balance"), ("sing a song", OUT_OF_SCOPE),
+        ("balance please", "balance"),
+        ("sing a song", OUT_OF_SCOPE),
     ]
     assert data.examples[1].source == Source("data_full.json", 7)
     assert not any("SECRET" in e.text for e in data.examples + data.validation_examples)
@@ -312,7 +305,7 @@ def test_clinc_malformed_item_names_its_split_and_index(here: Path) -> None:
     data, problems = load("data_full.json")
     assert messages(problems) == [
         "data_full.json: warning: extra: unknown split, ignored",
-        'data_full.json:1: error: train[1]: expected [text, intent], got a list',
+        "data_full.json:1: error: train[1]: expected [text, intent], got a list",
     ]
     assert len(data.examples) == 1
 
@@ -335,8 +328,11 @@ def test_rasa_nlu_strips_entities_and_skips_synonyms(here: Path) -> None:
 def test_rasa_domain_maps_responses_by_rules_then_naming(here: Path) -> None:
     data, problems = load(FIXTURES / "rasa" / "domain.yml")
     assert data.responses["card_arrival"] == [
-        Response("Cards arrive within 5 working days.", (Button("Track my card", "/track_card"),),
-                 data.responses["card_arrival"][0].source),
+        Response(
+            "Cards arrive within 5 working days.",
+            (Button("Track my card", "/track_card"),),
+            data.responses["card_arrival"][0].source,
+        ),
     ]
     assert [r.text for r in data.responses["greet"]] == ["Hello! How can I help?"]
     assert set(data.responses) == {"greet", "card_arrival"}
@@ -361,7 +357,10 @@ def test_rasa_folder_walk_skips_rules_file_silently(here: Path) -> None:
 
 
 def test_markdown_is_split_on_headings(here: Path) -> None:
-    write(here, "kb/cards.md", """\
+    write(
+        here,
+        "kb/cards.md",
+        """\
 Intro text before any heading.
 
 # Cards
@@ -373,7 +372,8 @@ Then order a new one.
 # not a heading
 ```
 ## Empty
-""")
+""",
+    )
     data, problems = load("kb")
     assert [(a.title, a.source) for a in data.articles] == [
         ("cards", Source("kb/cards.md", 1)),
@@ -387,8 +387,11 @@ Then order a new one.
 
 def test_text_files_and_question_answer_csv(here: Path) -> None:
     write(here, "kb/opening_hours.txt", "We are open 9-5.\n")
-    write(here, "kb/faq.csv",
-          "question,answer,url\nHow do I pay?,By card.,https://x/pay\nNo answer?,,\n")
+    write(
+        here,
+        "kb/faq.csv",
+        "question,answer,url\nHow do I pay?,By card.,https://x/pay\nNo answer?,,\n",
+    )
     data, problems = load("kb")
     articles = {a.title: a for a in data.articles}
     assert articles["opening_hours"].text == "We are open 9-5."

@@ -10,6 +10,7 @@ import pytest
 
 from bot.config import BotConfig
 from bot.errors import DataError
+from bot.testing import write_file as write
 from training.loader import Project, load_labelled_examples, load_messages, load_project
 from training.schema import OUT_OF_SCOPE, Source
 
@@ -23,10 +24,17 @@ intents:
     responses: ["Hello!"]
 """
 CHATS = [
-    {"id": "c1", "turns": [{"speaker": "customer", "text": "where's my card", "intent": "card"},
-                           {"speaker": "agent", "text": "On its way."}]},
-    {"id": "c2", "turns": [{"speaker": "customer", "text": "hi and card?",
-                            "intents": ["greet", "card"]}]},
+    {
+        "id": "c1",
+        "turns": [
+            {"speaker": "customer", "text": "where's my card", "intent": "card"},
+            {"speaker": "agent", "text": "On its way."},
+        ],
+    },
+    {
+        "id": "c2",
+        "turns": [{"speaker": "customer", "text": "hi and card?", "intents": ["greet", "card"]}],
+    },
 ]
 CLINC = {
     "train": [["what is my balance", "balance"]],
@@ -38,22 +46,6 @@ CLINC = {
 }
 
 
-@pytest.fixture
-def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def write(folder: Path, name: str, text: str | bytes) -> Path:
-    path = folder / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if isinstance(text, bytes):
-        path.write_bytes(text)
-    else:
-        path.write_text(text, encoding="utf-8")
-    return path
-
-
 def jsonl(items: list[dict]) -> str:
     return "".join(json.dumps(item) + "\n" for item in items)
 
@@ -62,7 +54,10 @@ def jsonl(items: list[dict]) -> str:
 
 
 def test_project_folder_uses_its_config_and_sources(here: Path) -> None:
-    write(here, "bot/supportbot.yml", """\
+    write(
+        here,
+        "bot/supportbot.yml",
+        """\
 name: demo
 data:
   - bot.yml
@@ -72,7 +67,8 @@ data:
     label_column: tag
 training:
   min_examples_per_intent: 3
-""")
+""",
+    )
     write(here, "bot/bot.yml", BOT_YML)
     write(here, "bot/logs/labels.csv", "utterance,tag\nyo,greet\n")
     project = load_project(Path("bot"))
@@ -135,7 +131,8 @@ def test_labelled_examples_from_clinc_are_the_test_splits(here: Path) -> None:
     write(here, "data_full.json", json.dumps(CLINC))
     examples = load_labelled_examples(Path("data_full.json"))
     assert [(e.text, e.intent) for e in examples] == [
-        ("test balance", "balance"), ("oos test", OUT_OF_SCOPE)
+        ("test balance", "balance"),
+        ("oos test", OUT_OF_SCOPE),
     ]
 
 
