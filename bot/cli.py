@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -90,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # the last resort: a bug, reported without a traceback
+        if os.environ.get("SUPPORTBOT_DEBUG"):
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}); this is a bug in supportbot. "
+            "Run again with SUPPORTBOT_DEBUG=1 to see the traceback.",
+            file=sys.stderr,
+        )
+        return 70
 
 
 if __name__ == "__main__":

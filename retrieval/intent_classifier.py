@@ -173,7 +173,10 @@ class IntentClassifier:
             raise ModelError(f"{model_dir / HEAD_FILE}: missing tensors {sorted(missing)}")
         memory = None
         if "examples" in tensors:
-            texts = json.loads((model_dir / EXAMPLES_FILE).read_text(encoding="utf-8"))
+            examples_file = model_dir / EXAMPLES_FILE
+            if not examples_file.is_file():
+                raise ModelError(f"{model_dir}: {EXAMPLES_FILE} is missing; retrain the model")
+            texts = json.loads(examples_file.read_text(encoding="utf-8"))
             if len(texts) != len(tensors["examples"]):
                 raise ModelError(f"{model_dir / EXAMPLES_FILE}: does not match the example vectors")
             memory = ExampleMemory(tensors["examples"], tensors["example_labels"], texts)

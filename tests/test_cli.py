@@ -166,3 +166,16 @@ def test_predict_explain_shows_supporting_examples(tiny_model_dir, tmp_path, cap
     assert (
         why["supporting_examples"][0]["similarity"] >= why["supporting_examples"][-1]["similarity"]
     )
+
+
+def test_an_unexpected_failure_is_reported_without_a_traceback(tmp_path, monkeypatch, capsys):
+    import bot.commands
+
+    def broken(args):
+        raise ZeroDivisionError
+
+    monkeypatch.setattr(bot.commands, "run_init", broken)
+    assert main(["init", str(tmp_path / "x")]) == 70
+    err = capsys.readouterr().err
+    assert err.startswith("error: internal error (ZeroDivisionError); this is a bug")
+    assert "Traceback" not in err

@@ -80,3 +80,9 @@ def test_unsupported_format_version(model_dir_copy):
     path.write_text(json.dumps(manifest))
     with pytest.raises(ModelError, match="model format version 99 is not supported"):
         read_manifest(model_dir_copy)
+
+
+def test_missing_example_texts_are_a_model_error(model_dir_copy):
+    (model_dir_copy / "classifier" / "examples.json").unlink()
+    with pytest.raises(ModelError, match="classifier/examples.json"):
+        BotModel.load(model_dir_copy)
