@@ -39,27 +39,44 @@ def expected_calibration_error(
     return float(error)
 
 
-def choose_oos_threshold(
-    in_scope_scores: np.ndarray,
-    in_scope_correct: np.ndarray,
-    oos_scores: np.ndarray,
-    floor: float,
+def choose_thresholds(
+    confidence: np.ndarray,
+    support: np.ndarray,
+    class_rejects: np.ndarray,
+    correct: np.ndarray,
+    is_oos: np.ndarray,
+    confidence_floor: float,
     keep: float = 0.97,
-) -> float:
-    """The score (confidence or support) below which a message is out of scope.
+) -> tuple[float, float]:
+    """The (confidence, support) pair below either of which a message is out of scope.
 
-    With out-of-scope examples: the threshold that maximises the mean of in-scope
-    accuracy-after-rejection and out-of-scope recall. Without: keep `keep` of the
-    correctly classified held-out messages. Never below `floor`.
+    Chosen jointly, because a message is rejected when either check fails: choosing each
+    alone rejects the union of both. With out-of-scope examples: maximise the mean of
+    in-scope accuracy-after-rejection and out-of-scope recall. Without: among pairs that
+    keep `keep` of the correctly classified held-out messages, reject the most wrong ones.
     """
-    if len(oos_scores) >= 5 and len(in_scope_scores):
-        candidates = np.unique(np.concatenate([in_scope_scores, oos_scores]))
-        scores = [
-            ((in_scope_correct & (in_scope_scores >= t)).mean() + (oos_scores < t).mean()) / 2
-            for t in candidates
-        ]
-        return float(max(floor, candidates[int(np.argmax(scores))]))
-    kept = in_scope_scores[in_scope_correct]
-    if len(kept) == 0:
-        return floor
-    return float(max(floor, np.quantile(kept, 1 - keep)))
+    inside = ~is_oos
+    steps = np.linspace(0.0, 0.5, 26)
+    confidence_grid = np.unique(
+        np.maximum(confidence_floor, np.quantile(confidence[inside], steps))
+    )
+    support_grid = np.unique(np.concatenate([[0.0], np.quantile(support[inside], steps)]))
+    with_oos = is_oos.sum() >= 5
+    wrong = inside & ~correct
+    best, best_score = (float(confidence_floor), 0.0), -np.inf
+    for i, t_confidence in enumerate(confidence_grid):
+        passes_confidence = confidence >= t_confidence
+        for j, t_support in enumerate(support_grid):
+            accepted = passes_confidence & (support >= t_support) & ~class_rejects
+            kept = (correct & accepted).sum()
+            if with_oos:
+                score = kept / inside.sum() + (~accepted[is_oos]).mean()
+            elif kept >= keep * correct.sum():
+                # Most wrong answers rejected; among equals, the tightest thresholds, which
+                # also guard against the unseen out-of-scope messages held-out data lacks.
+                score = (wrong & ~accepted).sum() + 1e-3 * (i + j)
+            else:
+                continue
+            if score > best_score:
+                best, best_score = (float(t_confidence), float(t_support)), score
+    return best

@@ -22,7 +22,7 @@ from retrieval.intent_classifier import (
     IntentClassifier,
     softmax,
 )
-from training.calibration import choose_oos_threshold, expected_calibration_error, fit_temperature
+from training.calibration import choose_thresholds, expected_calibration_error, fit_temperature
 from training.schema import Example
 
 Progress = Callable[[str], None]
@@ -171,13 +171,17 @@ def calibrate(
     is_oos = np.array([labels[t] == OUT_OF_SCOPE for t in targets], dtype=bool)
     correct = (predicted == targets) & ~is_oos
     inside = ~is_oos
-    threshold = choose_oos_threshold(
-        confidence[inside],
-        correct[inside],
-        confidence[is_oos],
-        floor=min(0.5, 1.5 / max(n_in_scope, 1)),
+    class_rejects = np.zeros(len(targets), dtype=bool)
+    if OUT_OF_SCOPE in labels:
+        class_rejects = probs.argmax(axis=1) == labels.index(OUT_OF_SCOPE)
+    threshold, similarity = choose_thresholds(
+        confidence,
+        support,
+        class_rejects,
+        correct,
+        is_oos,
+        confidence_floor=min(0.5, 1.5 / max(n_in_scope, 1)),
     )
-    similarity = choose_oos_threshold(support[inside], correct[inside], support[is_oos], floor=0.0)
     settings = ClassifierSettings(temperature, threshold, config.ambiguity_margin, similarity)
     metrics = {
         "holdout_accuracy": float(correct[inside].mean()) if inside.any() else None,

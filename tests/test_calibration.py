@@ -1,0 +1,46 @@
+"""Threshold and calibration choices on hand-made held-out data."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from training.calibration import choose_thresholds, expected_calibration_error, fit_temperature
+
+
+def test_without_oos_examples_thresholds_keep_correct_and_reject_wrong():
+    confidence = np.array([0.9, 0.8, 0.85, 0.95, 0.3, 0.2])
+    support = np.array([0.9, 0.7, 0.8, 0.9, 0.2, 0.6])
+    correct = np.array([True, True, True, True, False, False])
+    none = np.zeros(6, dtype=bool)
+    t_conf, t_support = choose_thresholds(confidence, support, none, correct, none, 0.05, keep=1.0)
+    accepted = (confidence >= t_conf) & (support >= t_support)
+    assert accepted.tolist() == [True, True, True, True, False, False]
+
+
+def test_with_oos_examples_thresholds_separate_them():
+    rng = np.random.default_rng(0)
+    inside_conf = rng.uniform(0.6, 1.0, 50)
+    oos_conf = rng.uniform(0.0, 0.5, 10)
+    confidence = np.concatenate([inside_conf, oos_conf])
+    support = np.concatenate([rng.uniform(0.5, 1.0, 50), rng.uniform(0.0, 0.4, 10)])
+    is_oos = np.array([False] * 50 + [True] * 10)
+    correct = ~is_oos
+    t_conf, t_support = choose_thresholds(
+        confidence, support, np.zeros(60, dtype=bool), correct, is_oos, 0.05
+    )
+    accepted = (confidence >= t_conf) & (support >= t_support)
+    assert accepted[:50].all() and not accepted[50:].any()
+
+
+def test_temperature_softens_overconfident_logits():
+    rng = np.random.default_rng(1)
+    targets = rng.integers(0, 3, 200)
+    logits = rng.normal(0, 1, (200, 3))
+    logits[np.arange(200), targets] += 1.0
+    assert fit_temperature(logits * 10, targets) > 3.0
+
+
+def test_ece_is_zero_when_confidence_matches_accuracy():
+    confidence = np.array([1.0, 1.0, 0.5, 0.5])
+    correct = np.array([True, True, True, False])
+    assert expected_calibration_error(confidence, correct) == 0.0
