@@ -35,13 +35,14 @@ class Passage:
 
     def search_texts(self) -> list[str]:
         """The texts embedded for this passage, all under its id: the question of a pair; an
-        article's title with its body, and each sentence alone, because a short question
-        matches one sentence far better than a whole diluted paragraph."""
+        article's title with its body, the title alone, and each sentence alone, because a
+        short question matches a heading or one sentence far better than a whole paragraph."""
         if self.question:
             return [self.question]
         sentences = [s.strip() for s in _SENTENCE_END.split(self.answer) if len(s.split()) >= 3]
         whole = f"{self.title}\n{self.answer}"
-        return [whole] + (sentences if len(sentences) > 1 else [])
+        title = [self.title] if len(self.title.split()) >= 2 else []
+        return [whole, *title] + (sentences if len(sentences) > 1 else [])
 
 
 @dataclass(frozen=True)
