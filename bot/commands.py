@@ -58,10 +58,12 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         for start in range(0, len(texts), 256):
             batch = texts[start : start + 256]
-            analyses = model.analyse(batch)
-            reasons = model.explain(batch) if args.explain else [None] * len(batch)
-            for text, analysis, why in zip(batch, analyses, reasons, strict=True):
-                line = {"text": text, **analysis.prediction.to_json()}
+            if args.explain:
+                results = model.explain(batch)
+            else:
+                results = [(a.prediction, None) for a in model.analyse(batch)]
+            for text, (prediction, why) in zip(batch, results, strict=True):
+                line = {"text": text, **prediction.to_json()}
                 if why is not None:
                     line["explanation"] = why
                 out.write(json.dumps(line) + "\n")

@@ -107,7 +107,7 @@ async def parse_message(request: web.Request) -> web.Response:
     if payload.get("explain") is True or request.query.get("explain") in ("1", "true"):
         model = request.app[DEPS].model
         loop = asyncio.get_running_loop()
-        [body["explanation"]] = await loop.run_in_executor(None, model.explain, [text])
+        [(_, body["explanation"])] = await loop.run_in_executor(None, model.explain, [text])
     return web.json_response(body)
 
 

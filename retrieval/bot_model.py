@@ -71,11 +71,14 @@ class BotModel:
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
         return cls(manifest, encoder, classifier, index, responses)
 
-    def explain(self, texts: list[str]) -> list[dict]:
-        """The classifier's reasons for each message (ranking, nearest examples, OOS checks)."""
+    def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
+        """Each message's prediction with the classifier's reasons for it (ranking, nearest
+        examples, out-of-scope checks), from one encoder pass."""
         vectors = self.encoder.encode(texts)
         predictions = self.classifier.predict(vectors)
-        return [explain(self.classifier, v, p) for v, p in zip(vectors, predictions, strict=True)]
+        return [
+            (p, explain(self.classifier, v, p)) for v, p in zip(vectors, predictions, strict=True)
+        ]
 
     def analyse(self, texts: list[str]) -> list[Analysis]:
         """Classify and retrieve for a batch of messages with one encoder pass."""
