@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from bot.errors import ModelError
 from retrieval.encoder import TextEncoder
 from retrieval.index import Hit, PassageIndex
@@ -74,16 +76,22 @@ class BotModel:
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         """Each message's prediction with the classifier's reasons for it (ranking, nearest
         examples, out-of-scope checks), from one encoder pass."""
-        vectors = self.encoder.encode(texts)
-        predictions = self.classifier.predict(vectors)
+        vectors, predictions = self._classify(texts)
         return [
             (p, explain(self.classifier, v, p)) for v, p in zip(vectors, predictions, strict=True)
         ]
 
+    def classify(self, texts: list[str]) -> list[IntentPrediction]:
+        """Intents only, without retrieval: what evaluation and prediction need."""
+        return self._classify(texts)[1]
+
+    def _classify(self, texts: list[str]) -> tuple[np.ndarray, list[IntentPrediction]]:
+        vectors = self.encoder.encode(texts)
+        return vectors, self.classifier.predict(vectors)
+
     def analyse(self, texts: list[str]) -> list[Analysis]:
         """Classify and retrieve for a batch of messages with one encoder pass."""
-        vectors = self.encoder.encode(texts)
-        predictions = self.classifier.predict(vectors)
+        vectors, predictions = self._classify(texts)
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
         hits = self.index.search(vectors, self.manifest.retrieval.top_k)

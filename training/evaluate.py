@@ -71,8 +71,7 @@ def predict_examples(model: BotModel, examples: list[Example]) -> list[dict]:
     predictions = []
     for start in range(0, len(examples), BATCH):
         batch = examples[start : start + BATCH]
-        vectors = model.encoder.encode([e.text for e in batch])
-        predictions += [p.to_json() for p in model.classifier.predict(vectors)]
+        predictions += [p.to_json() for p in model.classify([e.text for e in batch])]
     return predictions
 
 
