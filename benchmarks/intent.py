@@ -317,9 +317,11 @@ def run_supportbot(dataset: Dataset, mode: str, scratch: Path, out: Path) -> dic
         model_dir, dataset.test_file, out / "eval" / f"{dataset.name}-{method}"
     )
     model = BotModel.load(model_dir)
+    fp32 = fp32_metrics(model_dir, dataset, out / "eval" / f"{dataset.name}-{method}-fp32")
     return {
         "method": method,
         **supportbot_metrics(summary, model, dataset),
+        "fp32": fp32,
         "train_seconds": seconds,
         "trainable_parameters": result.manifest.metrics.get("trainable_parameters"),
         "mode": result.manifest.classifier.mode,
@@ -366,6 +368,22 @@ def supportbot_metrics(summary: dict, model: BotModel, dataset: Dataset) -> dict
     return {**own, "metrics_source": "this benchmark (evaluate_model has no out-of-scope keys)"}
 
 
+def fp32_metrics(model_dir: Path, dataset: Dataset, out_dir: Path) -> dict:
+    """The same model served by its fp32 PyTorch encoder (SUPPORTBOT_BACKEND=torch), so the
+    int8 ONNX encoder's accuracy cost is measured, not assumed."""
+    previous = os.environ.get("SUPPORTBOT_BACKEND")
+    os.environ["SUPPORTBOT_BACKEND"] = "torch"
+    try:
+        summary = evaluate_model(model_dir, dataset.test_file, out_dir)
+        model = BotModel.load(model_dir)
+        return supportbot_metrics(summary, model, dataset)
+    finally:
+        if previous is None:
+            os.environ.pop("SUPPORTBOT_BACKEND")
+        else:
+            os.environ["SUPPORTBOT_BACKEND"] = previous
+
+
 def serving_latency(model: BotModel, dataset: Dataset) -> dict:
     """Milliseconds per `analyse([text])`, one message at a time, after a short warm-up."""
     texts = dataset.joined("test").texts
@@ -397,7 +415,13 @@ COLUMNS = {
         ("top-intent accuracy (rejection ignored)", "top_intent_accuracy"),
     ],
 }
-TAIL = ["train wall s", "encoder params trained", "latency median ms", "latency p90 ms"]
+TAIL = [
+    "fp32 encoder: accuracy",
+    "train wall s",
+    "encoder params trained",
+    "latency median ms",
+    "latency p90 ms",
+]
 
 
 def dataset_section(name: str, result: dict) -> list[str]:
@@ -411,6 +435,7 @@ def dataset_section(name: str, result: dict) -> list[str]:
             continue
         latency = method.get("latency_ms", {})
         cells = [_cell(method.get(key)) for _, key in columns] + [
+            _cell(method.get("fp32", {}).get("accuracy")),
             _cell(method["train_seconds"], "{:.1f}"),
             _cell(method["trainable_parameters"], "{:,}"),
             _cell(latency.get("median"), "{:.2f}"),

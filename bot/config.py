@@ -48,6 +48,12 @@ class TrainingConfig(_Strict):
     holdout_fraction: float = Field(default=0.1, ge=0, lt=0.5)
     min_examples_per_intent: int = Field(default=5, ge=1)
     ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
+    oos_recall_target: float = Field(default=0.8, gt=0, le=1)
+    """Share of held-out out-of-scope examples the threshold must reject, when data has them."""
+    lexical_features: bool = True
+    """Fuse a word/character n-gram model with the vector head when held-out data says so."""
+    lexical_regularisation: float = Field(default=30.0, gt=0)
+    """Inverse L2 strength (scikit-learn's C) of the n-gram model's logistic regression."""
 
 
 class RetrievalConfig(_Strict):

@@ -66,9 +66,15 @@ class BotModel:
         info = manifest.classifier
         encoder = load_serving_encoder(model_dir, manifest)
         settings = ClassifierSettings(
-            info.temperature, info.oos_threshold, info.ambiguity_margin, info.similarity_threshold
+            info.temperature,
+            info.oos_threshold,
+            info.ambiguity_margin,
+            info.similarity_threshold,
+            lexical_share=info.lexical_share,
         )
-        classifier = IntentClassifier.load(model_dir, manifest.labels, settings)
+        classifier = IntentClassifier.load(
+            model_dir, manifest.labels, settings, lexical=info.lexical is not None
+        )
         index = PassageIndex.load(model_dir) if manifest.retrieval else None
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
         return cls(manifest, encoder, classifier, index, responses)
@@ -78,7 +84,8 @@ class BotModel:
         examples, out-of-scope checks), from one encoder pass."""
         vectors, predictions = self._classify(texts)
         return [
-            (p, explain(self.classifier, v, p)) for v, p in zip(vectors, predictions, strict=True)
+            (p, explain(self.classifier, v, t, p))
+            for v, t, p in zip(vectors, texts, predictions, strict=True)
         ]
 
     def classify(self, texts: list[str]) -> list[IntentPrediction]:
@@ -87,7 +94,7 @@ class BotModel:
 
     def _classify(self, texts: list[str]) -> tuple[np.ndarray, list[IntentPrediction]]:
         vectors = self.encoder.encode(texts)
-        return vectors, self.classifier.predict(vectors)
+        return vectors, self.classifier.predict(vectors, texts)
 
     def analyse(self, texts: list[str]) -> list[Analysis]:
         """Classify and retrieve for a batch of messages with one encoder pass."""

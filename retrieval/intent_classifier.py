@@ -1,5 +1,6 @@
-"""Intent classification at inference: a linear head over sentence vectors, temperature-
-calibrated, with an out-of-scope threshold and an ambiguity margin chosen at training time."""
+"""Intent classification at inference: a linear head over sentence vectors, fused with an
+n-gram model when training found it helps, temperature-calibrated, with an out-of-scope
+threshold and an ambiguity margin chosen at training time."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from bot.errors import ModelError
+from retrieval.lexical import LexicalModel, fuse
 
 OUT_OF_SCOPE = "out_of_scope"
 HEAD_FILE = "classifier/head.safetensors"
@@ -54,6 +56,8 @@ class ClassifierSettings:
     ambiguity_margin: float
     similarity_threshold: float = 0.0
     ranking_size: int = 10
+    lexical_share: float = 0.0
+    """Weight of the n-gram model's log-probabilities in the fused score (0: vectors only)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,7 @@ class IntentClassifier:
         bias: np.ndarray,
         settings: ClassifierSettings,
         memory: ExampleMemory | None = None,
+        lexical: LexicalModel | None = None,
     ):
         if weight.shape != (len(labels), weight.shape[1]) or bias.shape != (len(labels),):
             raise ModelError(
@@ -106,15 +111,26 @@ class IntentClassifier:
         self.bias = bias.astype(np.float32)
         self.settings = settings
         self.memory = memory
+        if lexical is not None and lexical.n_labels != len(labels):
+            raise ModelError(
+                f"lexical model scores {lexical.n_labels} labels; the manifest lists {len(labels)}"
+            )
+        self.lexical = lexical
         self._in_scope = np.array([label != OUT_OF_SCOPE for label in labels])
 
     @property
     def intents(self) -> list[str]:
         return [label for label in self.labels if label != OUT_OF_SCOPE]
 
-    def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        logits = vectors @ self.weight.T + self.bias
-        return softmax(logits / self.settings.temperature)
+    def scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Uncalibrated log-probabilities: the vector head's, fused with the n-gram model's."""
+        head = vectors @ self.weight.T + self.bias
+        share = self.settings.lexical_share if self.lexical is not None else 0.0
+        lexical = self.lexical.logits(texts) if share > 0 else None
+        return fuse(head, lexical, share)
+
+    def probabilities(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+        return softmax(self.scores(vectors, texts) / self.settings.temperature)
 
     def top_in_scope(self, probs: np.ndarray) -> np.ndarray:
         return np.where(self._in_scope[None, :], probs, -1.0).argmax(axis=1)
@@ -124,8 +140,8 @@ class IntentClassifier:
             return np.ones(len(vectors), dtype=np.float32)
         return self.memory.support(vectors, label_ids)
 
-    def predict(self, vectors: np.ndarray) -> list[IntentPrediction]:
-        probs = self.probabilities(vectors)
+    def predict(self, vectors: np.ndarray, texts: list[str]) -> list[IntentPrediction]:
+        probs = self.probabilities(vectors, texts)
         support = self.support(vectors, self.top_in_scope(probs))
         return [self._decide(row, float(near)) for row, near in zip(probs, support, strict=True)]
 
@@ -159,14 +175,19 @@ class IntentClassifier:
             tensors["examples"] = self.memory.vectors.astype(np.float32)
             tensors["example_labels"] = self.memory.labels.astype(np.int32)
         save_file(tensors, str(path))
-        if self.memory is None:
-            return [HEAD_FILE]
-        texts = model_dir / EXAMPLES_FILE
-        texts.write_text(json.dumps(self.memory.texts, ensure_ascii=False), encoding="utf-8")
-        return [HEAD_FILE, EXAMPLES_FILE]
+        files = [HEAD_FILE]
+        if self.memory is not None:
+            texts = model_dir / EXAMPLES_FILE
+            texts.write_text(json.dumps(self.memory.texts, ensure_ascii=False), encoding="utf-8")
+            files.append(EXAMPLES_FILE)
+        if self.lexical is not None:
+            files += self.lexical.save(model_dir)
+        return files
 
     @classmethod
-    def load(cls, model_dir: Path, labels: list[str], settings: ClassifierSettings):
+    def load(
+        cls, model_dir: Path, labels: list[str], settings: ClassifierSettings, lexical: bool
+    ) -> IntentClassifier:
         tensors = load_file(str(model_dir / HEAD_FILE))
         missing = {"weight", "bias"} - set(tensors)
         if missing:
@@ -180,11 +201,16 @@ class IntentClassifier:
             if len(texts) != len(tensors["examples"]):
                 raise ModelError(f"{model_dir / EXAMPLES_FILE}: does not match the example vectors")
             memory = ExampleMemory(tensors["examples"], tensors["example_labels"], texts)
-        return cls(labels, tensors["weight"], tensors["bias"], settings, memory)
+        lexical_model = LexicalModel.load(model_dir) if lexical else None
+        return cls(labels, tensors["weight"], tensors["bias"], settings, memory, lexical_model)
 
 
 def explain(
-    classifier: IntentClassifier, vector: np.ndarray, prediction: IntentPrediction, k: int = 3
+    classifier: IntentClassifier,
+    vector: np.ndarray,
+    text: str,
+    prediction: IntentPrediction,
+    k: int = 3,
 ) -> dict:
     """Why a message got its intent: the ranking, the nearest training examples overall and
     of the top intent, and each out-of-scope check with its value and threshold."""
@@ -205,7 +231,7 @@ def explain(
         },
     ]
     if OUT_OF_SCOPE in classifier.labels:
-        probs = classifier.probabilities(vector[None, :])[0]
+        probs = classifier.probabilities(vector[None, :], [text])[0]
         oos_score = float(probs[classifier.labels.index(OUT_OF_SCOPE)])
         checks.append(
             {
@@ -225,6 +251,7 @@ def explain(
         "out_of_scope_reason": ("failed: " + ", ".join(failed)) if failed else "all checks passed",
         "checks": checks,
         "ambiguous": prediction.ambiguous,
+        "ngram_model_share": settings.lexical_share if classifier.lexical is not None else 0.0,
         "nearest_examples": [_example(classifier, e) for e in nearest],
         "supporting_examples": [_example(classifier, e) for e in supporting],
     }

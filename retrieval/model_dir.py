@@ -41,6 +41,9 @@ class ClassifierInfo(_Section):
     oos_threshold: float
     similarity_threshold: float
     ambiguity_margin: float
+    lexical: str | None = None
+    """The n-gram model's weights file, when training found that fusing it helps."""
+    lexical_share: float = 0.0
 
 
 class RetrievalInfo(_Section):

@@ -32,6 +32,25 @@ def test_with_oos_examples_thresholds_separate_them():
     assert accepted[:50].all() and not accepted[50:].any()
 
 
+def test_overlapping_oos_examples_reject_the_target_share_and_keep_the_most():
+    # In-scope confidence spreads over 0.3-1.0 and out-of-scope over 0-0.6: rejecting every
+    # out-of-scope message would cost many correct answers; the target asks for 80%.
+    inside_conf = np.linspace(0.3, 1.0, 200)
+    oos_conf = np.linspace(0.0, 0.6, 40)
+    confidence = np.concatenate([inside_conf, oos_conf])
+    support = np.ones(240)
+    is_oos = np.array([False] * 200 + [True] * 40)
+    correct = ~is_oos
+    none = np.zeros(240, dtype=bool)
+    t_conf, _ = choose_thresholds(
+        confidence, support, none, correct, is_oos, 0.0, oos_recall_target=0.8
+    )
+    rejected = confidence < t_conf
+    assert rejected[is_oos].mean() >= 0.8
+    assert rejected[is_oos].mean() < 0.9
+    assert rejected[~is_oos].mean() < 0.3  # the least that reaches 80%: (0.48 - 0.3) / 0.7
+
+
 def test_temperature_softens_overconfident_logits():
     rng = np.random.default_rng(1)
     targets = rng.integers(0, 3, 200)

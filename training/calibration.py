@@ -47,13 +47,16 @@ def choose_thresholds(
     is_oos: np.ndarray,
     confidence_floor: float,
     keep: float = 0.97,
+    oos_recall_target: float = 0.8,
 ) -> tuple[float, float]:
     """The (confidence, support) pair below either of which a message is out of scope.
 
     Chosen jointly, because a message is rejected when either check fails: choosing each
-    alone rejects the union of both. With out-of-scope examples: maximise the mean of
-    in-scope accuracy-after-rejection and out-of-scope recall. Without: among pairs that
-    keep `keep` of the correctly classified held-out messages, reject the most wrong ones.
+    alone rejects the union of both. With out-of-scope examples: among pairs that reject
+    `oos_recall_target` of them, the one that keeps the most correct answers (a rejected
+    in-scope question costs a customer an answer, and costs out-of-scope precision); if no
+    pair reaches the target, the one that rejects the most. Without: among pairs that keep
+    `keep` of the correctly classified held-out messages, reject the most wrong ones.
     """
     inside = ~is_oos
     steps = np.linspace(0.0, 0.5, 26)
@@ -63,20 +66,22 @@ def choose_thresholds(
     support_grid = np.unique(np.concatenate([[0.0], np.quantile(support[inside], steps)]))
     with_oos = is_oos.sum() >= 5
     wrong = inside & ~correct
-    best, best_score = (float(confidence_floor), 0.0), -np.inf
+    best, best_score = (float(confidence_floor), 0.0), None
     for i, t_confidence in enumerate(confidence_grid):
         passes_confidence = confidence >= t_confidence
         for j, t_support in enumerate(support_grid):
             accepted = passes_confidence & (support >= t_support) & ~class_rejects
             kept = (correct & accepted).sum()
             if with_oos:
-                score = kept / inside.sum() + (~accepted[is_oos]).mean()
+                recall = (~accepted[is_oos]).mean()
+                reached = recall >= oos_recall_target
+                score = (reached, kept if reached else recall, recall if reached else kept)
             elif kept >= keep * correct.sum():
                 # Most wrong answers rejected; among equals, the tightest thresholds, which
                 # also guard against the unseen out-of-scope messages held-out data lacks.
                 score = (wrong & ~accepted).sum() + 1e-3 * (i + j)
             else:
                 continue
-            if score > best_score:
+            if best_score is None or score > best_score:
                 best, best_score = (float(t_confidence), float(t_support)), score
     return best

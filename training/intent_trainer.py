@@ -22,7 +22,9 @@ from retrieval.intent_classifier import (
     IntentClassifier,
     softmax,
 )
+from retrieval.lexical import LexicalModel
 from training.calibration import choose_thresholds, expected_calibration_error, fit_temperature
+from training.lexical_trainer import choose_share, fit_lexical_model
 from training.schema import Example
 
 Progress = Callable[[str], None]
@@ -113,23 +115,35 @@ def train_intent_classifier(
     holdout_vectors = encode([e.text for e in holdout])
     train_targets = np.array([label_ids[e.intent] for e in train])
     holdout_targets = np.array([label_ids[e.intent] for e in holdout], dtype=np.int64)
+    train_texts, holdout_texts = [e.text for e in train], [e.text for e in holdout]
     weight, bias = train_head(train_vectors, train_targets, len(labels), config, progress)
+    held_out = (holdout_vectors @ weight.T + bias, holdout_texts, holdout_targets)
+    lexical, share, share_metrics = _lexical_part(
+        train_texts, train_targets, held_out, len(labels), config, progress
+    )
     provisional = IntentClassifier(
         labels,
         weight,
         bias,
-        ClassifierSettings(1.0, 0.0, config.ambiguity_margin),
-        memory_of(train_vectors, train_targets, labels, [e.text for e in train]),
+        ClassifierSettings(1.0, 0.0, config.ambiguity_margin, lexical_share=share),
+        memory_of(train_vectors, train_targets, labels, train_texts),
+        lexical,
     )
-    settings, metrics = calibrate(provisional, holdout_vectors, holdout_targets, config)
-    memory_vectors, memory_targets = train_vectors, train_targets
-    memory_texts = [e.text for e in train]
+    settings, metrics = calibrate(
+        provisional, holdout_vectors, holdout_texts, holdout_targets, config
+    )
+    metrics.update(share_metrics)
+    memory_vectors, memory_targets, memory_texts = train_vectors, train_targets, train_texts
     if carved and holdout:
         progress("refitting the intent head on all examples")
         memory_vectors = np.concatenate([train_vectors, holdout_vectors])
         memory_targets = np.concatenate([train_targets, holdout_targets])
-        memory_texts += [e.text for e in holdout]
+        memory_texts = train_texts + holdout_texts
         weight, bias = train_head(memory_vectors, memory_targets, len(labels), config, progress)
+        if lexical is not None:
+            lexical = fit_lexical_model(
+                memory_texts, memory_targets, len(labels), config.lexical_regularisation
+            )
     metrics.update(
         train_examples=len(train),
         holdout_examples=len(holdout),
@@ -137,8 +151,32 @@ def train_intent_classifier(
     )
     memory = memory_of(memory_vectors, memory_targets, labels, memory_texts)
     return ClassifierTrainingResult(
-        IntentClassifier(labels, weight, bias, settings, memory), metrics
+        IntentClassifier(labels, weight, bias, settings, memory, lexical), metrics
     )
+
+
+def _lexical_part(
+    texts: list[str],
+    targets: np.ndarray,
+    held_out: tuple[np.ndarray, list[str], np.ndarray],
+    n_labels: int,
+    config: TrainingConfig,
+    progress: Progress,
+) -> tuple[LexicalModel | None, float, dict]:
+    """The n-gram model and its share, or (None, 0) when held-out data says it does not help
+    or there is no held-out data to say so."""
+    head_logits, holdout_texts, holdout_targets = held_out
+    if not config.lexical_features or len(holdout_targets) == 0:
+        return None, 0.0, {}
+    started = time.monotonic()
+    lexical = fit_lexical_model(texts, targets, n_labels, config.lexical_regularisation)
+    share, accuracy = choose_share(head_logits, lexical.logits(holdout_texts), holdout_targets)
+    progress(
+        f"  n-gram model: held-out accuracy by share {accuracy}, chose {share} "
+        f"({time.monotonic() - started:.1f}s)"
+    )
+    metrics = {"lexical_share": share, "holdout_accuracy_by_lexical_share": accuracy}
+    return (lexical if share > 0 else None), share, metrics
 
 
 def memory_of(
@@ -153,16 +191,18 @@ def memory_of(
 def calibrate(
     classifier: IntentClassifier,
     vectors: np.ndarray,
+    texts: list[str],
     targets: np.ndarray,
     config: TrainingConfig,
 ) -> tuple[ClassifierSettings, dict]:
     """Temperature, confidence and support thresholds from held-out data, and their metrics."""
     labels = classifier.labels
     n_in_scope = len(classifier.intents)
+    share = classifier.settings.lexical_share
     if len(targets) == 0:
         threshold = min(0.5, 1.5 / max(n_in_scope, 1))
         return ClassifierSettings(1.0, threshold, config.ambiguity_margin), {}
-    logits = vectors @ classifier.weight.T + classifier.bias
+    logits = classifier.scores(vectors, texts)
     temperature = fit_temperature(logits, targets)
     probs = softmax(logits / temperature)
     predicted = classifier.top_in_scope(probs)
@@ -181,8 +221,11 @@ def calibrate(
         correct,
         is_oos,
         confidence_floor=min(0.5, 1.5 / max(n_in_scope, 1)),
+        oos_recall_target=config.oos_recall_target,
     )
-    settings = ClassifierSettings(temperature, threshold, config.ambiguity_margin, similarity)
+    settings = ClassifierSettings(
+        temperature, threshold, config.ambiguity_margin, similarity, lexical_share=share
+    )
     metrics = {
         "holdout_accuracy": float(correct[inside].mean()) if inside.any() else None,
         "holdout_ece": expected_calibration_error(confidence[inside], correct[inside]),

@@ -19,6 +19,7 @@ from retrieval.encoder import (
 )
 from retrieval.index import INDEX_FILE, PASSAGES_FILE
 from retrieval.intent_classifier import HEAD_FILE, IntentClassifier
+from retrieval.lexical import LEXICAL_WEIGHTS_FILE
 from retrieval.model_dir import (
     FORMAT_VERSION,
     MODEL_FORMAT,
@@ -183,6 +184,8 @@ def _manifest(
             oos_threshold=classifier.settings.oos_threshold,
             similarity_threshold=classifier.settings.similarity_threshold,
             ambiguity_margin=classifier.settings.ambiguity_margin,
+            lexical=LEXICAL_WEIGHTS_FILE if classifier.lexical is not None else None,
+            lexical_share=classifier.settings.lexical_share,
         ),
         retrieval=retrieval,
         responses=RESPONSES_FILE if has_responses else None,
