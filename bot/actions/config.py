@@ -1,0 +1,59 @@
+"""The `actions:` section of the bot config, to be hooked into `bot.config` as
+`actions: ActionsConfig | None = None`.
+
+    actions:
+      kind: remote            # or: local
+      url: http://127.0.0.1:5055
+      timeout_seconds: 5
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+Timeout = Annotated[float, Field(gt=0, le=120)]
+
+
+class LocalActionsConfig(BaseModel):
+    """Actions imported from a Python package and run in the bot's process."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["local"]
+    package: str
+    timeout_seconds: Timeout = 5.0
+    max_threads: int = Field(4, ge=1, le=64)
+
+    @field_validator("package")
+    @classmethod
+    def _module_path(cls, value: str) -> str:
+        if not MODULE_PATH.match(value):
+            raise ValueError("must be a Python module path such as `actions` or `my_bot.actions`")
+        return value
+
+
+class RemoteActionsConfig(BaseModel):
+    """Actions served by a rasa-sdk action server (`python -m rasa_sdk`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["remote"]
+    url: str
+    timeout_seconds: Timeout = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:5055")
+        return value
+
+
+ActionsConfig = Annotated[LocalActionsConfig | RemoteActionsConfig, Field(discriminator="kind")]
