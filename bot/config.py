@@ -34,8 +34,11 @@ class DataSource(_Strict):
 
 class TrainingConfig(_Strict):
     seed: int = 42
-    mode: Literal["auto", "frozen", "full", "lora"] = "auto"
-    """auto: fine-tune fully when there are at least `finetune_min_examples` examples."""
+    mode: Literal["auto", "frozen", "full", "lora"] = "frozen"
+    """frozen: the packaged encoder as is, a trained head and the n-gram model; trains in
+    a minute or two. full / lora fine-tune the encoder (ten times the training time for a
+    few tenths of a point on BANKING77, docs/benchmarks.md). auto: full fine-tuning when
+    there are at least `finetune_min_examples` examples, frozen below."""
     finetune_min_examples: int = Field(default=2000, ge=0)
     finetune_epochs: int = Field(default=2, gt=0)
     finetune_batch_size: int = Field(default=32, gt=0)
