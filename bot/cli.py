@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from bot.errors import SupportbotError
+from bot.handoff_commands import add_handoff_parser
 
 DEFAULT_PORT = 5005
 DEFAULT_DB = "supportbot.db"
@@ -50,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     _model_argument(chat)
     chat.add_argument("--db", default=":memory:", help="conversation log (default: not kept)")
 
+    add_handoff_parser(commands, DEFAULT_DB)
+
+    forget = commands.add_parser(
+        "forget", help="delete a customer's conversations and derived data, with an audit row"
+    )
+    forget.add_argument("sender", help="the sender id the channel uses for the customer")
+    forget.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    forget.add_argument("--actor", default=os.environ.get("USER") or "cli", help="audit log name")
+
     evaluate = commands.add_parser("eval", help="intent accuracy and per-intent P/R/F1")
     evaluate.add_argument("file", type=Path)
     _model_argument(evaluate)
@@ -57,11 +67,33 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--text-column")
     evaluate.add_argument("--label-column")
 
+    _kb_parser(commands)
+
     demo = commands.add_parser("demo", help="train the bundled banking demo once, then serve it")
     demo.add_argument("--data", type=Path, help="demo project (default: data/banking_demo)")
     demo.add_argument("--model", type=Path, default=Path("models/banking-demo"))
     _server_arguments(demo)
     return parser
+
+
+def _kb_parser(commands) -> None:
+    kb = commands.add_parser("kb", help="manage a trained bot's knowledge base")
+    actions = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add", help="add or replace documents: Markdown, text, question,answer CSV, or folders"
+    )
+    add.add_argument("paths", type=Path, nargs="+", metavar="FILE")
+    add.add_argument("--name", help="document name for a single file (default: its file name)")
+    remove = actions.add_parser("remove", help="remove documents by name")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    listing = actions.add_parser("list", help="the documents, with passage counts")
+    search = actions.add_parser("search", help="what the bot would retrieve for a question")
+    search.add_argument("query")
+    search.add_argument("-k", "--top-k", type=int, default=5)
+    for action in (add, remove, listing, search):
+        _model_argument(action)
+    for action in (listing, search):
+        action.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
 def _model_argument(parser: argparse.ArgumentParser) -> None:

@@ -89,6 +89,12 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_kb(args: argparse.Namespace) -> int:
+    from bot import kb_commands
+
+    return getattr(kb_commands, f"run_{args.kb_command}")(args)
+
+
 def run_demo(args: argparse.Namespace) -> int:
     data = args.data or DEMO_DATA
     if not (args.model / "manifest.json").is_file():
@@ -106,11 +112,11 @@ def run_demo(args: argparse.Namespace) -> int:
 async def _serve(model, host: str, port: int, db: str) -> None:
     from aiohttp import web
 
-    from bot.server import AppDeps, ServerSettings, create_app
+    from bot.server import AppDeps, create_app
     from bot.store import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
-    runner = web.AppRunner(create_app(ServerSettings(), AppDeps(model, store)))
+    runner = web.AppRunner(create_app(_server_settings(model), AppDeps(model, store)))
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -127,6 +133,51 @@ async def _serve(model, host: str, port: int, db: str) -> None:
     await runner.cleanup()
 
 
+def _server_settings(model):
+    """Moderation and privacy settings from the model's training config; the admin token
+    from the environment (SUPPORTBOT_ADMIN_TOKEN), never from a file in the project."""
+    import os
+
+    from bot.dialogue_config import DialogueConfig
+    from bot.moderation import ModerationConfig, PrivacyConfig
+    from bot.server import ServerSettings
+
+    config = model.manifest.config or {}
+    return ServerSettings(
+        moderation=ModerationConfig.model_validate(config.get("moderation") or {}),
+        privacy=PrivacyConfig.model_validate(config.get("privacy") or {}),
+        admin_token=os.environ.get("SUPPORTBOT_ADMIN_TOKEN") or None,
+        dialogue=DialogueConfig.model_validate(config.get("dialogue") or {}),
+    )
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    """Exit 0 when done (also when nothing was held for the sender), 1 on a bad log file."""
+    if args.db == ":memory:" or not Path(args.db).is_file():
+        raise SupportbotError(f"{args.db}: no conversation log at this path")
+    report = asyncio.run(_forget(args.db, args.sender, args.actor))
+    if report.conversations == 0 and report.turns == 0:
+        print(f"no conversations held for this sender (audit entry {report.audit_id})")
+    else:
+        print(
+            f"deleted {report.conversations} conversation(s), {report.turns} turn(s), "
+            f"{report.training_rows} training row(s), {report.retrieval_entries} retrieval "
+            f"entr{'y' if report.retrieval_entries == 1 else 'ies'} (audit entry {report.audit_id})"
+        )
+    return 0
+
+
+async def _forget(db: str, sender: str, actor: str):
+    from bot.privacy import forget_sender
+    from bot.store import SQLiteConversationStore
+
+    store = await SQLiteConversationStore.open(db)
+    try:
+        return await forget_sender(store, sender, f"cli:{actor}")
+    finally:
+        await store.close()
+
+
 def run_chat(args: argparse.Namespace) -> int:
     from retrieval.bot_model import BotModel
 
@@ -136,27 +187,27 @@ def run_chat(args: argparse.Namespace) -> int:
 
 
 async def _chat(model, db: str) -> None:
-    from bot.batching import MicroBatcher
+    """The server's dialogue runtime (moderation, state, handoff, forms) on the terminal."""
     from bot.channels.base import InboundMessage
-    from bot.dialogue import DialogueManager
-    from bot.pipeline import default_stages
+    from bot.server import AppDeps, dialogue_runtime
     from bot.store import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
-    batcher = MicroBatcher(model.analyse)
-    batcher.start()
-    manager = DialogueManager(default_stages(model, store, batcher.submit, max_chars=2000))
     loop = asyncio.get_running_loop()
-    print(f"chatting with {model.version}; Ctrl-D to quit")
-    try:
+    async with dialogue_runtime(_server_settings(model), AppDeps(model, store)) as runtime:
+        print(f"chatting with {model.version}; Ctrl-D to quit")
         while True:
             try:
                 text = await loop.run_in_executor(None, input, "you> ")
             except EOFError:
                 break
-            for reply in await manager.handle(InboundMessage("terminal", text, "terminal")):
+            message = InboundMessage("terminal", text, "terminal")
+            for reply in await runtime.manager.handle(message):
                 buttons = "".join(f"\n   [{b.title}] -> {b.payload}" for b in reply.buttons)
                 print(f"bot> {reply.text}{buttons}")
-    finally:
-        await batcher.aclose()
-        await store.close()
+
+
+def run_handoff(args: argparse.Namespace) -> int:
+    from bot.handoff_commands import run_handoff_command
+
+    return run_handoff_command(args)

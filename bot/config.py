@@ -12,7 +12,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from bot.actions.config import ActionsConfig
+from bot.dialogue_config import DialogueConfig
 from bot.errors import ConfigError
+from bot.moderation.config import ModerationConfig, PrivacyConfig
 
 CONFIG_FILENAME = "supportbot.yml"
 
@@ -60,9 +63,23 @@ class TrainingConfig(_Strict):
 
 
 class RetrievalConfig(_Strict):
-    min_score: float = Field(default=0.6, ge=-1, le=1)
+    """The knowledge base: passages from help articles and resolved dialogues, searched by
+    meaning (FAISS) and by words (SQLite FTS5 BM25) together."""
+
+    min_score: float | None = Field(default=None, ge=-1, le=2)
+    """Abstain from answering from retrieval below this fused score. Unset: calibrated at
+    training on held-out questions (answer known) against out-of-scope ones."""
+    fallback_min_score: float = Field(default=0.6, ge=-1, le=2)
+    """The threshold used when the data is too thin to calibrate one."""
     top_k: int = Field(default=3, gt=0)
     include_dialogue_pairs: bool = True
+    lexical_weight: float = Field(default=0.05, ge=0, le=1)
+    """Weight of BM25 (relative to the best lexical match) added to the cosine score."""
+    index: Literal["auto", "exact", "approximate"] = "auto"
+    """auto: exact search up to `approximate_above` vectors, IVF above."""
+    approximate_above: int = Field(default=10_000, gt=0)
+    nprobe: int = Field(default=32, gt=0)
+    """IVF lists searched per query (recall against speed)."""
 
 
 class BotConfig(_Strict):
@@ -73,6 +90,11 @@ class BotConfig(_Strict):
     data: list[str | DataSource] = Field(default_factory=lambda: ["data"])
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
+    dialogue: DialogueConfig = Field(default_factory=DialogueConfig)
+    actions: ActionsConfig | None = None
+    """Custom actions (rasa-sdk): in-process from a package, or on an action server."""
+    moderation: ModerationConfig = Field(default_factory=ModerationConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
 
     def sources(self, root: Path) -> list[DataSource]:
         """Data sources with paths resolved against the project folder."""

@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from bot.channels.base import InboundMessage, OutboundReply, QuickReply
+from bot.conversation_state import ConversationState
 from bot.moderation import ModerationVerdict, normalise_text
 from retrieval.bot_model import Analysis
 
@@ -48,6 +49,8 @@ class Turn:
     started: float = field(default_factory=time.perf_counter)
     moderation: ModerationVerdict | None = None
     analysis: Analysis | None = None
+    state: ConversationState | None = None
+    """Slots, history and handoff status, when the conversation stages are in the chain."""
     action: str = "pending"
     error: str | None = None
 

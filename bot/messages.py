@@ -31,4 +31,42 @@ RATE_LIMITED = "You're sending messages a little fast. Please wait a moment and 
 
 RETRIEVAL_PREFIX = "From our help centre ({title}):"
 
+RETRIEVAL_LINK = "More: {url}"
+
 CITATION = "Source: {title}"
+
+DEESCALATE = "I'm sorry this has been so frustrating. Let's get it sorted out."
+
+REPEATED_MESSAGE = "I've got your message and I'm on it, so there's no need to send it again."
+
+HANDOFF_THREAT = (
+    "I'm going to stop here and pass this conversation to a member of our team, "
+    "who will take it from here."
+)
+
+HANDOFF_ABUSE = (
+    "I don't think I can help further in this conversation. "
+    "Would you like me to pass you to a member of our team?"
+)
+
+HANDOFF_AFTER_FALLBACKS = (
+    "I'm sorry, I'm not able to answer that. I'm passing you to a member of our team, "
+    "who will pick this up here."
+)
+
+HANDOFF_RELEASED = "You're back with the assistant. Is there anything else I can help with?"
+
+GOODBYE = "Thanks for getting in touch. Have a good day!"
+
+YOU_ARE_WELCOME = "You're welcome! Is there anything else I can help with?"
+
+FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"
+
+FORM_INVALID = {
+    "email": "That doesn't look like an email address.",
+    "phone": "That doesn't look like a phone number; please include the country code.",
+    "number": "I need a number for this.",
+    "choice": "Please pick one of the options.",
+    "pattern": "That isn't in the format I need.",
+    "text": "That's a bit long for this.",
+}

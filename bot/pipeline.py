@@ -1,5 +1,6 @@
-"""The default turn stages: log, error boundary, moderation in, understand, decide,
-moderation out. `default_stages` wires them to a model and a conversation store."""
+"""The default turn stages: rate limit, log, error boundary, moderation in, understand,
+decide, moderation out (the moderation stages live in `bot.moderation.stages`).
+`default_stages` wires them to a model and a conversation store."""
 
 from __future__ import annotations
 
@@ -7,10 +8,23 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
-from bot import messages
-from bot.channels.base import OutboundReply, QuickReply
+from bot import messages, reply_ranking
+from bot.channels.base import QuickReply
+from bot.conversation_stages import (
+    ConversationMemory,
+    dialogue_rules,
+    intent_rules,
+    track_conversation,
+)
 from bot.dialogue import Middleware, Next, Turn
-from bot.moderation import check_message, redact
+from bot.moderation import Moderator
+from bot.moderation.stages import (
+    logged_text,
+    moderate_in,
+    moderate_out,
+    moderation_record,
+    sender_limit,
+)
 from bot.store import ConversationStore, TurnRecord
 from retrieval.bot_model import Analysis, BotModel
 
@@ -20,35 +34,39 @@ Analyse = Callable[[str], Awaitable[Analysis]]
 PAYLOAD_PREFIX = "/"
 
 
-def log_turns(store: ConversationStore, model_version: str) -> Middleware:
-    """Outermost stage: every turn is written, with redacted text, whatever happened inside."""
+def log_turns(
+    store: ConversationStore, model_version: str, moderator: Moderator | None = None
+) -> Middleware:
+    """Every admitted turn is written, with redacted text and the moderation verdict,
+    whatever happened inside."""
+    moderator = moderator or Moderator()
 
     async def stage(turn: Turn, next_stage: Next) -> None:
         try:
             await next_stage()
         finally:
-            await store.log_turn(_record(turn, model_version))
+            await store.log_turn(_record(turn, model_version, moderator))
 
     return stage
 
 
-def _record(turn: Turn, model_version: str) -> TurnRecord:
+def _record(turn: Turn, model_version: str, moderator: Moderator) -> TurnRecord:
     prediction = turn.analysis.prediction if turn.analysis else None
-    verdict = turn.moderation
     return TurnRecord(
         conversation_id=turn.message.sender_id,
         channel=turn.message.channel,
-        message=redact(turn.text),
+        message=logged_text(turn, moderator),
         intent=prediction.intent if prediction else None,
         confidence=prediction.confidence if prediction else None,
         out_of_scope=bool(prediction and prediction.out_of_scope),
         action=turn.action,
         responses=[reply.to_json() for reply in turn.dispatcher.replies],
         retrieval_hits=[hit.to_json() for hit in turn.analysis.hits] if turn.analysis else [],
-        moderation={"action": verdict.action, "rule": verdict.rule} if verdict else {},
+        moderation=moderation_record(turn),
         latency_ms=round(turn.elapsed_ms, 3),
         model_version=model_version,
         metadata={"error": turn.error} if turn.error else {},
+        opt_out=turn.message.metadata.get("training_opt_out") is True,
     )
 
 
@@ -70,26 +88,6 @@ async def error_boundary(turn: Turn, next_stage: Next) -> None:
         )
 
 
-def moderate_in(max_chars: int) -> Middleware:
-    async def stage(turn: Turn, next_stage: Next) -> None:
-        turn.moderation = check_message(turn.text, max_chars)
-        turn.text = turn.moderation.text
-        if turn.moderation.action == "block":
-            turn.action = "moderation"
-            text = (
-                messages.EMPTY_MESSAGE
-                if turn.moderation.rule == "empty"
-                else (messages.MESSAGE_TOO_LONG.format(max_chars=max_chars))
-            )
-            turn.dispatcher.utter(text)
-            return
-        if turn.moderation.action == "warn":
-            turn.dispatcher.utter(messages.ABUSE_WARNING)
-        await next_stage()
-
-    return stage
-
-
 def understand(analyse: Analyse) -> Middleware:
     async def stage(turn: Turn, next_stage: Next) -> None:
         turn.analysis = await analyse(turn.text)
@@ -101,25 +99,30 @@ def understand(analyse: Analyse) -> Middleware:
 class ResponsePolicy:
     """Decide: intent response, clarification, retrieval answer, or fallback."""
 
-    def __init__(self, model: BotModel, seed: int = 0):
+    def __init__(
+        self, model: BotModel, seed: int = 0, history: reply_ranking.History | None = None
+    ):
         self.model = model
         self.random = random.Random(seed)
+        self.history = history
+        """The conversation log's reader: recent turns are the ranker's context."""
         retrieval = model.manifest.retrieval
         self.min_score = retrieval.min_score if retrieval else 1.0
 
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        context = await self._context(turn)
         intent = self._payload_intent(turn.text)
         if intent:
-            self._respond_with_intent(turn, intent)
+            self._respond_with_intent(turn, intent, context)
         else:
-            self._decide(turn, turn.analysis)
+            self._decide(turn, turn.analysis, context)
         await next_stage()
 
     def _payload_intent(self, text: str) -> str | None:
         name = text[len(PAYLOAD_PREFIX) :] if text.startswith(PAYLOAD_PREFIX) else None
         return name if name in self.model.responses else None
 
-    def _decide(self, turn: Turn, analysis: Analysis) -> None:
+    def _decide(self, turn: Turn, analysis: Analysis, context=None) -> None:
         prediction = analysis.prediction
         if prediction.ambiguous:
             options = [name for name, _ in prediction.ranking[:3] if name in self.model.responses]
@@ -131,30 +134,58 @@ class ResponsePolicy:
                 )
                 return
         if not prediction.out_of_scope and prediction.intent in self.model.responses:
-            self._respond_with_intent(turn, prediction.intent)
+            self._respond_with_intent(turn, prediction.intent, context)
             return
         best = analysis.hits[0] if analysis.hits else None
         if best is not None and best.score >= self.min_score:
             turn.action = "retrieval"
             passage = best.passage
             prefix = messages.RETRIEVAL_PREFIX.format(title=passage.title) + "\n"
-            turn.dispatcher.utter((prefix if passage.kind == "article" else "") + passage.answer)
+            link = "\n" + messages.RETRIEVAL_LINK.format(url=passage.url) if passage.url else ""
+            turn.dispatcher.utter(
+                (prefix if passage.kind == "article" else "") + passage.answer + link
+            )
+            return
+        if self._respond_from_pool(turn, context):
             return
         turn.action = "fallback"
         if not (turn.moderation and turn.moderation.action == "warn"):
             turn.dispatcher.utter(messages.FALLBACK)
 
-    def _respond_with_intent(self, turn: Turn, intent: str) -> None:
-        template = self.random.choice(self.model.responses[intent])
+    def _respond_with_intent(self, turn: Turn, intent: str, context=None) -> None:
+        variants = self.model.responses[intent]
+        template = self._ranked(turn, intent, context) or self.random.choice(variants)
         turn.action = "intent_response"
         turn.dispatcher.utter(template.text, tuple(QuickReply(t, p) for t, p in template.buttons))
 
+    async def _context(self, turn: Turn):
+        """The encoded dialogue context when the model has a response ranker, else None."""
+        ranker = self.model.ranker
+        if ranker is None:
+            return None
+        return await reply_ranking.context_vector(
+            ranker, self.history, turn.message.sender_id, turn.text
+        )
 
-async def moderate_out(turn: Turn, next_stage: Next) -> None:
-    """Replies can quote historical agent answers: strip any personal data they carry."""
-    await next_stage()
-    replies = turn.dispatcher.replies
-    replies[:] = [OutboundReply(redact(r.text), r.buttons) for r in replies]
+    def _ranked(self, turn: Turn, intent: str, context):
+        if context is None:
+            return None
+        state = reply_ranking.message_state(turn.message.metadata)
+        variants = self.model.responses[intent]
+        return reply_ranking.choose_template(self.model.ranker, variants, intent, context, state)
+
+    def _respond_from_pool(self, turn: Turn, context) -> bool:
+        """No intent and no knowledge-base answer: the ranker's best reply overall, when it
+        clears the ranker's threshold."""
+        if context is None:
+            return False
+        state = reply_ranking.message_state(turn.message.metadata)
+        chosen = reply_ranking.choose_any(self.model.ranker, self.model.responses, context, state)
+        if chosen is None:
+            return False
+        turn.action = "ranked_reply"
+        turn.dispatcher.utter(chosen.text, tuple(QuickReply(t, p) for t, p in chosen.buttons))
+        return True
 
 
 def humanise(intent: str) -> str:
@@ -162,13 +193,26 @@ def humanise(intent: str) -> str:
 
 
 def default_stages(
-    model: BotModel, store: ConversationStore, analyse: Analyse, max_chars: int
+    model: BotModel,
+    store: ConversationStore,
+    analyse: Analyse,
+    max_chars: int,
+    moderator: Moderator | None = None,
+    memory: ConversationMemory | None = None,
 ) -> list[Middleware]:
+    """The stages in order; with `memory`, the conversation stages (state, handoff, forms,
+    small talk) join in around moderation and the model."""
+    moderator = moderator or Moderator(max_chars=max_chars)
+    remembered = memory is not None
     return [
-        log_turns(store, model.version),
+        sender_limit(moderator),
+        log_turns(store, model.version, moderator),
         error_boundary,
-        moderate_out,
-        moderate_in(max_chars),
+        moderate_out(moderator),
+        *([track_conversation(memory)] if remembered else []),
+        moderate_in(moderator),
+        *([dialogue_rules(memory)] if remembered else []),
         understand(analyse),
-        ResponsePolicy(model),
+        *([intent_rules(memory)] if remembered else []),
+        ResponsePolicy(model, history=store.history),
     ]

@@ -7,15 +7,24 @@ batcher finish the queued ones, and closes the conversation store.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.admin import HANDOFF_STATES, add_admin_routes
 from bot.batching import MicroBatcher
 from bot.channels import rest
+from bot.conversation_stages import ConversationMemory, StateStore
 from bot.dialogue import DialogueManager
+from bot.dialogue_config import DialogueConfig
+from bot.handoff import HandoffNotifier
 from bot.http_errors import RequestError, json_errors
+from bot.moderation import ModerationConfig, Moderator, PrivacyConfig
 from bot.pipeline import default_stages
+from bot.privacy import retention_context
+from bot.state_store import SQLiteStateStore
 from bot.store import ConversationStore
 from retrieval.bot_model import Analysis, BotModel
 
@@ -30,18 +39,27 @@ class ServerSettings:
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     max_batch: int = 32
+    moderation: ModerationConfig = field(default_factory=ModerationConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
+    admin_token: str | None = None
+    """Bearer token for /admin/*; None disables those endpoints."""
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
 
 
 @dataclass
 class AppDeps:
     model: BotModel
     store: ConversationStore
+    states: StateStore | None = None
+    """Conversation state; default: a table in the SQLite log file (or in memory)."""
 
 
 def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
     app[DEPS] = deps
     app.cleanup_ctx.append(_runtime(settings, deps))
+    app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))
+    add_admin_routes(app, settings.admin_token, deps.store)
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
     app.router.add_get("/webhooks/rest/", rest_status)
@@ -50,16 +68,43 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     return app
 
 
+@dataclass
+class Runtime:
+    manager: DialogueManager
+    analyse: Callable[[str], Awaitable[Analysis]]
+    states: StateStore
+
+
+@asynccontextmanager
+async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIterator[Runtime]:
+    """The dialogue manager with its batcher, state store and handoff notifier; on exit the
+    queued turns finish, then everything is closed in order. Shared by server and chat."""
+    batcher: MicroBatcher[str, Analysis] = MicroBatcher(deps.model.analyse, settings.max_batch)
+    batcher.start()
+    moderator = Moderator(settings.moderation, settings.max_message_chars)
+    states = deps.states or SQLiteStateStore(getattr(deps.store, "path", ":memory:"))
+    handoff = settings.dialogue.handoff
+    notifier = HandoffNotifier(handoff.webhook_url, handoff.webhook_timeout_seconds)
+    memory = ConversationMemory(settings.dialogue, states, notifier, moderator.pii.redact)
+    stages = default_stages(
+        deps.model, deps.store, batcher.submit, settings.max_message_chars, moderator, memory
+    )
+    try:
+        yield Runtime(DialogueManager(stages), batcher.submit, states)
+    finally:
+        await batcher.aclose()
+        await notifier.close()
+        await states.close()
+        await deps.store.close()
+
+
 def _runtime(settings: ServerSettings, deps: AppDeps):
     async def lifecycle(app: web.Application):
-        batcher: MicroBatcher[str, Analysis] = MicroBatcher(deps.model.analyse, settings.max_batch)
-        batcher.start()
-        stages = default_stages(deps.model, deps.store, batcher.submit, settings.max_message_chars)
-        app[MANAGER] = DialogueManager(stages)
-        app[ANALYSE] = batcher.submit
-        yield
-        await batcher.aclose()
-        await deps.store.close()
+        async with dialogue_runtime(settings, deps) as runtime:
+            app[MANAGER] = runtime.manager
+            app[ANALYSE] = runtime.analyse
+            app[HANDOFF_STATES] = runtime.states
+            yield
 
     return lifecycle
 

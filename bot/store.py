@@ -3,6 +3,9 @@
 SQLite blocks, so the store owns one worker thread that holds the only connection and runs
 every statement; the event loop awaits it. One thread also means writes are serialised
 without locks, and `close()` drains them in order before the file is closed.
+
+Messages arrive already redacted. `secure_delete` is on, so rows removed by privacy
+operations (`bot.privacy`) are overwritten in the file, not just unlinked.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ CREATE TABLE IF NOT EXISTS conversations (
     channel TEXT,
     started_at REAL,
     last_seen_at REAL,
-    turn_count INTEGER NOT NULL DEFAULT 0
+    turn_count INTEGER NOT NULL DEFAULT 0,
+    sender_id TEXT,
+    opt_out INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS turns (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,14 +58,41 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS idx_turns_conversation_created
     ON turns (conversation_id, created_at);
+CREATE INDEX IF NOT EXISTS idx_turns_created ON turns (created_at);
+CREATE TABLE IF NOT EXISTS derived_rows (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    text TEXT,
+    label TEXT,
+    created_at REAL,
+    UNIQUE (kind, ref)
+);
+CREATE INDEX IF NOT EXISTS idx_derived_conversation ON derived_rows (conversation_id);
+CREATE TABLE IF NOT EXISTS audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    subject TEXT,
+    details TEXT
+);
 """
 
+# Columns added after the first release; `_create_schema` adds them to older files.
+ADDED_COLUMNS = {
+    "conversations": {"sender_id": "TEXT", "opt_out": "INTEGER NOT NULL DEFAULT 0"},
+}
+
 UPSERT_CONVERSATION = """
-INSERT INTO conversations (id, channel, started_at, last_seen_at, turn_count)
-VALUES (:id, :channel, :at, :at, 1)
+INSERT INTO conversations (
+    id, channel, started_at, last_seen_at, turn_count, sender_id, opt_out
+) VALUES (:id, :channel, :at, :at, 1, :sender_id, :opt_out)
 ON CONFLICT(id) DO UPDATE SET
     last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
-    turn_count = turn_count + 1
+    turn_count = turn_count + 1,
+    opt_out = MAX(opt_out, excluded.opt_out)
 """
 
 INSERT_TURN = """
@@ -84,7 +116,8 @@ SELECT * FROM (
 
 @dataclass
 class TurnRecord:
-    """One customer message and what the bot did with it. `message` is already redacted."""
+    """One customer message and what the bot did with it. `message` is already redacted;
+    `opt_out` keeps the whole conversation out of retraining, for good."""
 
     conversation_id: str
     channel: str
@@ -100,6 +133,8 @@ class TurnRecord:
     model_version: str
     created_at: float = field(default_factory=time.time)
     metadata: dict = field(default_factory=dict)
+    sender_id: str | None = None
+    opt_out: bool = False
 
 
 @runtime_checkable
@@ -131,6 +166,8 @@ def _turn_row(record: TurnRecord) -> dict[str, Any]:
         "latency_ms": record.latency_ms,
         "model_version": record.model_version,
         "metadata": json.dumps(record.metadata, ensure_ascii=False),
+        "sender_id": record.sender_id or record.conversation_id,
+        "opt_out": int(record.opt_out),
     }
 
 
@@ -163,11 +200,17 @@ def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.
 
 def _create_schema(db: sqlite_utils.Database) -> None:
     """Idempotent: WAL so readers never block the writer; synchronous=FULL so a commit is on
-    disk when it returns."""
+    disk when it returns; secure_delete so deleted personal data is overwritten."""
     db.enable_wal()
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA secure_delete=ON")
     db.executescript(SCHEMA)
+    for table, columns in ADDED_COLUMNS.items():
+        present = set(db[table].columns_dict)
+        for name, definition in columns.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
 
 
 class SQLiteConversationStore:
@@ -211,7 +254,12 @@ class SQLiteConversationStore:
         return await self._run(self._write_turn, row)
 
     def _write_turn(self, row: dict[str, Any]) -> int:
-        conversation = {"id": row["conversation_id"], "channel": row["channel"]}
+        conversation = {
+            "id": row["conversation_id"],
+            "channel": row["channel"],
+            "sender_id": row.pop("sender_id"),
+            "opt_out": row.pop("opt_out"),
+        }
         with self._db.atomic():
             self._db.execute(UPSERT_CONVERSATION, {**conversation, "at": row["created_at"]})
             cursor = self._db.execute(INSERT_TURN, row)
@@ -224,6 +272,11 @@ class SQLiteConversationStore:
     def _read_history(self, conversation_id: str, limit: int) -> list[dict]:
         rows = self._db.query(SELECT_HISTORY, [conversation_id, limit])
         return [_decode_turn(row) for row in rows]
+
+    async def call(self, func: Callable[..., T], *args: Any) -> T:
+        """Run `func(db, *args)` on the store's thread, with its connection: for maintenance
+        that must not race the writer (privacy operations, retention, exports)."""
+        return await self._run(func, self._db, *args)
 
     async def close(self) -> None:
         """Let queued writes finish, close the file, stop the worker. Safe to call twice."""

@@ -21,6 +21,7 @@ from retrieval.intent_classifier import (
     explain,
 )
 from retrieval.model_dir import Manifest, read_manifest
+from retrieval.ranker import ResponseRanker
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,15 @@ class BotModel:
         classifier: IntentClassifier,
         index: PassageIndex | None,
         responses: dict[str, list[ResponseTemplate]],
+        ranker: ResponseRanker | None = None,
     ):
         self.manifest = manifest
         self.encoder = encoder
         self.classifier = classifier
         self.index = index
         self.responses = responses
+        self.ranker = ranker
+        """Chooses replies from dialogue context; None when trained without dialogues."""
 
     @property
     def version(self) -> str:
@@ -75,9 +79,10 @@ class BotModel:
         classifier = IntentClassifier.load(
             model_dir, manifest.labels, settings, lexical=info.lexical is not None
         )
-        index = PassageIndex.load(model_dir) if manifest.retrieval else None
+        index = PassageIndex.open(model_dir, manifest.retrieval) if manifest.retrieval else None
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
-        return cls(manifest, encoder, classifier, index, responses)
+        ranker = ResponseRanker.load(model_dir, manifest.ranker) if manifest.ranker else None
+        return cls(manifest, encoder, classifier, index, responses, ranker)
 
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         """Each message's prediction with the classifier's reasons for it (ranking, nearest
@@ -101,7 +106,7 @@ class BotModel:
         vectors, predictions = self._classify(texts)
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
-        hits = self.index.search(vectors, self.manifest.retrieval.top_k)
+        hits = self.index.search(texts, vectors, self.manifest.retrieval.top_k)
         return [Analysis(p, h) for p, h in zip(predictions, hits, strict=True)]
 
 

@@ -1,30 +1,36 @@
-"""FAISS index over knowledge-base passages and resolved question/answer pairs.
+"""Hybrid search over knowledge-base passages and resolved question/answer pairs.
 
-Vectors are L2-normalised, so inner product is cosine similarity. Passage text and
-metadata live beside the index in a JSON-lines id map; FAISS ids are row numbers in it.
+`PassageIndex` reads the knowledge-base store (`retrieval/kb_store.py`) and the FAISS
+generation it names. Before each search it checks the store's generation, one indexed
+SQLite read, and loads the new FAISS file when `supportbot kb` changed it, so a running
+server sees knowledge-base changes without a restart.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-import faiss
 import numpy as np
 
-from bot.errors import ModelError
+from retrieval.hybrid import LEXICAL_WEIGHT, Fused, fts_query, fuse, identifiers, phrase
+from retrieval.kb_store import KnowledgeStore
+from retrieval.knowledge_base import load_current_index, open_store
+from retrieval.model_dir import RetrievalInfo
+from retrieval.vector_index import kind_of, search_vectors, set_nprobe
 
-INDEX_FILE = "index/passages.faiss"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
-PASSAGES_FILE = "index/passages.jsonl"
+DENSE_DEPTH = 50
+"""Vectors fetched per query: several search texts of one passage can fill the top."""
+LEXICAL_DEPTH = 30
 
 
 @dataclass(frozen=True)
 class Passage:
-    """What a hit can answer with. `kind` is "article" (help text) or "qa" (question, answer)."""
+    """What a hit can answer with. `kind` is "article" (help text) or "qa" (question, answer).
+    `key` is the answer key of a resolved question (its intent), used to calibrate."""
 
     kind: str
     title: str
@@ -32,11 +38,12 @@ class Passage:
     source: str
     question: str | None = None
     url: str | None = None
+    key: str | None = None
 
     def search_texts(self) -> list[str]:
-        """The texts embedded for this passage, all under its id: the question of a pair; an
-        article's title with its body, the title alone, and each sentence alone, because a
-        short question matches a heading or one sentence far better than a whole paragraph."""
+        """The texts embedded for this passage: the question of a pair; an article's title
+        with its body, the title alone, and each sentence alone, because a short question
+        matches a heading or one sentence far better than a whole paragraph."""
         if self.question:
             return [self.question]
         sentences = [s.strip() for s in _SENTENCE_END.split(self.answer) if len(s.split()) >= 3]
@@ -44,84 +51,131 @@ class Passage:
         title = [self.title] if len(self.title.split()) >= 2 else []
         return [whole, *title] + (sentences if len(sentences) > 1 else [])
 
+    def to_row(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
 
 @dataclass(frozen=True)
 class Hit:
     passage_id: int
     score: float
+    """Fused score: cosine + lexical weight * relative BM25; the abstain threshold's scale."""
     passage: Passage
+    dense: float = 0.0
+    lexical: float = 0.0
+    exact: float = 0.0
 
     def to_json(self) -> dict:
         return {
             "id": self.passage_id,
             "score": round(self.score, 4),
+            "dense": round(self.dense, 4),
+            "lexical": round(self.lexical, 4),
+            "exact": round(self.exact, 4),
             "kind": self.passage.kind,
             "title": self.passage.title,
             "source": self.passage.source,
+            "url": self.passage.url,
         }
 
 
+@dataclass(frozen=True)
+class SearchSettings:
+    lexical_weight: float = LEXICAL_WEIGHT
+    nprobe: int = 32
+
+
 class PassageIndex:
-    def __init__(self, index: faiss.Index, passages: list[Passage]):
-        if index.ntotal < len(passages):
-            raise ModelError(
-                f"retrieval index holds {index.ntotal} vectors for {len(passages)} passages"
-            )
-        self.index = index
-        self.passages = passages
+    """Safe to share between threads; searches and reloads are serialised by a lock."""
+
+    def __init__(self, store: KnowledgeStore, settings: SearchSettings):
+        self.store = store
+        self.settings = settings
+        self.dimension = int(store.meta()["dimension"])
+        self._lock = threading.Lock()
+        self.generation, self.vectors = -1, None
+        self.refresh()
 
     @classmethod
-    def build(cls, encode: Callable[[list[str]], np.ndarray], passages: list[Passage]):
-        """Embed every search text of every passage; a passage's vectors share its id."""
-        texts, ids = [], []
-        for passage_id, passage in enumerate(passages):
-            for text in passage.search_texts():
-                texts.append(text)
-                ids.append(passage_id)
-        vectors = encode(texts)
-        index = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
-        index.add_with_ids(vectors, np.array(ids, dtype=np.int64))
-        return cls(index, passages)
+    def open(cls, model_dir: Path, info: RetrievalInfo) -> PassageIndex:
+        """The store of this model, checked to be the one training wrote for it."""
+        store = open_store(model_dir, info, readonly=True)
+        return cls(store, SearchSettings(info.lexical_weight, info.nprobe))
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.vectors)
 
     def __len__(self) -> int:
-        return len(self.passages)
+        return self.store.counts()[1]
 
-    def search(self, vectors: np.ndarray, k: int) -> list[list[Hit]]:
-        if len(self.passages) == 0:
-            return [[] for _ in range(len(vectors))]
-        depth = min(self.index.ntotal, k * 4)
-        scores, ids = self.index.search(vectors, depth)
+    def refresh(self) -> bool:
+        """Load the current FAISS generation if a writer committed a new one."""
+        if self.store.generation() == self.generation:
+            return False
+        self.generation, self.vectors = load_current_index(self.store)
+        set_nprobe(self.vectors, self.settings.nprobe)
+        return True
+
+    def search(self, texts: list[str], vectors: np.ndarray, k: int) -> list[list[Hit]]:
+        """The k best passages per message, from its text (BM25) and its vector (dense)."""
+        with self._lock:
+            self.refresh()
+            dense = self._dense(vectors)
+            ranked = [
+                self._rank(text, vector, scores, k)
+                for text, vector, scores in zip(texts, vectors, dense, strict=True)
+            ]
+            rows = self.store.passages({f.passage_id for fused in ranked for f in fused})
         return [
-            self._best_per_passage(row_s, row_i, k)
-            for row_s, row_i in zip(scores, ids, strict=True)
+            [
+                Hit(
+                    f.passage_id,
+                    f.score,
+                    Passage(**rows[f.passage_id]),
+                    f.dense,
+                    f.lexical,
+                    f.exact,
+                )
+                for f in fused
+                if f.passage_id in rows
+            ]
+            for fused in ranked
         ]
 
-    def _best_per_passage(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[Hit]:
-        """Results come best first, so the first vector seen of a passage is its best."""
-        hits: dict[int, Hit] = {}
-        for score, passage_id in zip(scores, ids, strict=True):
-            if passage_id >= 0 and int(passage_id) not in hits:
-                hits[int(passage_id)] = Hit(
-                    int(passage_id), float(score), self.passages[passage_id]
-                )
-        return list(hits.values())[:k]
+    def _dense(self, vectors: np.ndarray) -> list[dict[int, float]]:
+        """Best cosine per passage among each query's nearest vectors."""
+        if self.vectors.ntotal == 0:
+            return [{} for _ in range(len(vectors))]
+        scores, ids = search_vectors(self.vectors, vectors, DENSE_DEPTH)
+        owners = self.store.vector_owners({int(i) for i in ids.ravel() if i >= 0})
+        results = []
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            best: dict[int, float] = {}
+            for score, vector_id in zip(row_scores, row_ids, strict=True):
+                passage_id = owners.get(int(vector_id))
+                if passage_id is not None and passage_id not in best:
+                    best[passage_id] = float(score)
+            results.append(best)
+        return results
 
-    def save(self, model_dir: Path) -> list[str]:
-        (model_dir / INDEX_FILE).parent.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(model_dir / INDEX_FILE))
-        with open(model_dir / PASSAGES_FILE, "w", encoding="utf-8") as out:
-            for passage_id, passage in enumerate(self.passages):
-                out.write(json.dumps({"id": passage_id, **asdict(passage)}) + "\n")
-        return [INDEX_FILE, PASSAGES_FILE]
+    def _rank(self, text: str, vector: np.ndarray, dense: dict[int, float], k: int) -> list[Fused]:
+        query = fts_query(text)
+        lexical = self.store.lexical(query, LEXICAL_DEPTH) if query else []
+        exact = self._exact(text)
+        missing = {pid for pid, _ in lexical if pid not in dense} | (exact.keys() - dense.keys())
+        if missing:
+            owners, stored = self.store.passage_vectors(missing, self.dimension)
+            for passage_id, cosine in zip(owners, stored @ vector, strict=True):
+                dense[int(passage_id)] = max(float(cosine), dense.get(int(passage_id), -1.0))
+        lexical = [(pid, score) for pid, score in lexical if pid in dense]
+        return fuse(dense, lexical, self.settings.lexical_weight, exact)[:k]
 
-    @classmethod
-    def load(cls, model_dir: Path) -> PassageIndex:
-        index = faiss.read_index(str(model_dir / INDEX_FILE))
-        passages = []
-        with open(model_dir / PASSAGES_FILE, encoding="utf-8") as rows:
-            for line_number, line in enumerate(rows, start=1):
-                row = json.loads(line)
-                if row.pop("id") != line_number - 1:
-                    raise ModelError(f"{model_dir / PASSAGES_FILE}:{line_number}: ids out of order")
-                passages.append(Passage(**row))
-        return cls(index, passages)
+    def _exact(self, text: str) -> dict[int, float]:
+        """Share of the message's identifiers each passage contains, as an exact phrase."""
+        terms = identifiers(text)
+        shares: dict[int, float] = {}
+        for term in terms:
+            for passage_id, _ in self.store.lexical(phrase(term), LEXICAL_DEPTH):
+                shares[passage_id] = shares.get(passage_id, 0.0) + 1 / len(terms)
+        return shares

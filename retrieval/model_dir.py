@@ -16,7 +16,7 @@ from bot.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FORMAT = "supportbot-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 class _Section(BaseModel):
@@ -47,11 +47,42 @@ class ClassifierInfo(_Section):
 
 
 class RetrievalInfo(_Section):
-    index: str
-    passages: str
+    """The knowledge base. Its store (`index/kb.sqlite` and the FAISS files it names)
+    changes after training through `supportbot kb`, so it is deliberately not in `files`:
+    `store_id` ties the store to this model, and the store checksums its own FAISS files."""
+
+    store: str
+    store_id: str
     count: int
+    """Passages written by training; `supportbot kb list` shows the current ones."""
     min_score: float
+    """Fused score below which the bot abstains from answering from retrieval."""
     top_k: int
+    lexical_weight: float
+    index: str
+    """"auto", "exact" or "approximate" (IVF)."""
+    approximate_above: int
+    nprobe: int
+    seed: int
+    """Seeds IVF k-means when `supportbot kb` rebuilds the index."""
+    calibration: dict
+    """How min_score was chosen: method, held-out counts, precision and coverage."""
+
+
+class RankerInfo(_Section):
+    """The response ranker (retrieval/ranker.py): a fine-tuned bi-encoder and its candidate
+    pool with precomputed embeddings; every file is listed in `files`."""
+
+    encoder: str
+    onnx: str | None = None
+    candidates: str
+    embeddings: str
+    count: int
+    context_turns: int
+    max_context_tokens: int
+    max_reply_tokens: int
+    min_score: float
+    """Below this score a reply chosen among all candidates (intent unknown) is not sent."""
 
 
 class Manifest(_Section):
@@ -66,6 +97,7 @@ class Manifest(_Section):
     classifier: ClassifierInfo
     retrieval: RetrievalInfo | None
     responses: str | None
+    ranker: RankerInfo | None = None
     data_hash: str
     data_files: list[str]
     config: dict

@@ -69,6 +69,20 @@ def test_export_writes_a_self_contained_directory(int8_dir):
     assert not [n for n in names if n.startswith(".export-")]
 
 
+def test_int8_export_is_fused_and_deterministic(int8_dir, tmp_path):
+    """Unfused graphs still give right vectors, only twice as slowly: check the fusion held."""
+    import collections
+
+    import onnx
+
+    graph = onnx.load(str(int8_dir / "model.onnx"), load_external_data=False).graph
+    ops = collections.Counter(node.op_type for node in graph.node)
+    expected = {"QAttention": 6, "EmbedLayerNormalization": 1, "SkipLayerNormalization": 12}
+    assert {op: ops[op] for op in expected} == expected
+    again = export_onnx(base_model_path(), tmp_path)
+    assert again.read_bytes() == (int8_dir / "model.onnx").read_bytes()
+
+
 def test_shapes_and_dtype(int8_encoder):
     vectors = int8_encoder.encode(SENTENCES[:3])
     assert int8_encoder.dimension == 384
@@ -111,7 +125,7 @@ def test_empty_folder_is_a_model_error(tmp_path):
 
 
 def test_failed_export_leaves_no_model(tmp_path, monkeypatch):
-    def broken_export(model_dir: Path, onnx_path: Path) -> list[str]:
+    def broken_export(model_dir: Path, onnx_path: Path, **_: object) -> list[str]:
         onnx_path.write_bytes(b"half a model")
         raise RuntimeError("exporter crashed")
 

@@ -128,6 +128,8 @@ async def test_conversation_row_tracks_count_and_last_seen(
         "started_at": 100.0,
         "last_seen_at": 130.0,
         "turn_count": 2,
+        "sender_id": "a",
+        "opt_out": 0,
     }
     assert rows["b"]["channel"] == "slack"
     assert rows["b"]["turn_count"] == 1
@@ -219,3 +221,40 @@ async def test_in_memory_store_for_throwaway_chats():
 
     assert [turn["message"] for turn in await store.history("a")] == ["hello"]
     await store.close()
+
+
+async def test_opt_out_is_sticky_and_sender_defaults_to_the_conversation(tmp_path: Path):
+    store = SQLiteConversationStore(tmp_path / "log.db")
+    await store.log_turn(make_turn("c1", "one", 1.0, sender_id="ann", opt_out=True))
+    await store.log_turn(make_turn("c1", "two", 2.0, sender_id="ann"))
+    await store.log_turn(make_turn("c2", "three", 3.0))
+    await store.close()
+
+    db = open_database(tmp_path / "log.db", read_only=True)
+    rows = {
+        r["id"]: (r["sender_id"], r["opt_out"]) for r in db.query("SELECT * FROM conversations")
+    }
+    db.close()
+    assert rows == {"c1": ("ann", 1), "c2": ("c2", 0)}
+
+
+async def test_a_log_from_before_privacy_columns_is_migrated(tmp_path: Path):
+    path = tmp_path / "old.db"
+    db = open_database(path)
+    db.executescript(
+        "CREATE TABLE conversations (id TEXT PRIMARY KEY, channel TEXT, started_at REAL,"
+        " last_seen_at REAL, turn_count INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO conversations VALUES ('old', 'web', 1.0, 1.0, 0);"
+    )
+    db.close()
+
+    store = SQLiteConversationStore(path)
+    await store.log_turn(make_turn("old", "after upgrade", 2.0))
+    secure_delete = await store.call(lambda db: db.execute("PRAGMA secure_delete").fetchone()[0])
+    await store.close()
+
+    db = open_database(path, read_only=True)
+    assert db["conversations"].get("old")["opt_out"] == 0
+    assert set(db.table_names()) >= {"turns", "derived_rows", "audit_log"}
+    db.close()
+    assert secure_delete == 1

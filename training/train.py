@@ -17,7 +17,6 @@ from retrieval.encoder import (
     BASE_MODEL_PACKAGE,
     base_model_version,
 )
-from retrieval.index import INDEX_FILE, PASSAGES_FILE
 from retrieval.intent_classifier import HEAD_FILE, IntentClassifier
 from retrieval.lexical import LEXICAL_WEIGHTS_FILE
 from retrieval.model_dir import (
@@ -35,10 +34,11 @@ from training.encoder_stage import (
     export_serving_encoder,
     prepare_encoder,
 )
-from training.index_builder import build_passage_index
+from training.index_builder import build_knowledge_base
 from training.intent_trainer import train_intent_classifier
 from training.loader import Project, load_project
 from training.model_writer import checksum_files, staged_model_dir, write_manifest
+from training.ranker_trainer import ranker_settings, train_ranker
 from training.responses import collect_responses
 from training.validate import check_training_data, conflicting_dialogue_texts, example_key
 
@@ -90,14 +90,19 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         if responses:
             (stage / RESPONSES_FILE).write_text(json.dumps(responses, indent=1), encoding="utf-8")
             files.append(RESPONSES_FILE)
-        progress("building the retrieval index")
-        index = build_passage_index(data, encoder.encode, config.retrieval.include_dialogue_pairs)
-        if index is not None:
-            files += index.save(stage)
+        progress("building the knowledge base")
+        retrieval = build_knowledge_base(
+            data, encoder, config.retrieval, stage, config.training.seed, Path(out), progress
+        )
         files += export_serving_encoder(prepared, stage, progress)
+        ranker = train_ranker(
+            data.dialogues, responses, stage, ranker_settings(config.training.seed), progress
+        )
+        files += ranker.files if ranker else []
         metrics = {
             **prepared.metrics,
             **result.metrics,
+            **(ranker.metrics if ranker else {}),
             "train_seconds": round(time.monotonic() - started, 1),
         }
         manifest = _manifest(
@@ -105,9 +110,10 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             prepared,
             result.classifier,
             metrics,
-            index_size=len(index) if index else 0,
+            retrieval=retrieval,
             has_responses=bool(responses),
         )
+        manifest.ranker = ranker.info if ranker else None
         manifest.files = checksum_files(stage, files)
         write_manifest(stage, manifest)
     progress(f"model written to {out} ({manifest.version}) in {metrics['train_seconds']}s")
@@ -144,23 +150,12 @@ def _manifest(
     prepared: PreparedEncoder,
     classifier: IntentClassifier,
     metrics: dict,
-    index_size: int,
+    retrieval: RetrievalInfo,
     has_responses: bool,
 ) -> Manifest:
     config = project.config
     created = datetime.now(UTC)
     hashed = data_hash(project.data.files)
-    retrieval = (
-        RetrievalInfo(
-            index=INDEX_FILE,
-            passages=PASSAGES_FILE,
-            count=index_size,
-            min_score=config.retrieval.min_score,
-            top_k=config.retrieval.top_k,
-        )
-        if index_size
-        else None
-    )
     return Manifest(
         format=MODEL_FORMAT,
         format_version=FORMAT_VERSION,

@@ -1,0 +1,222 @@
+"""Load on `supportbot serve`: latency and throughput at several concurrency levels.
+
+Starts the real server (`python -m bot.cli serve`) on a free loopback port with the demo
+bot (trained first if `models/banking-demo` is missing), then drives the Rasa REST
+webhook with an aiohttp client: at each concurrency level, that many simulated customers
+(one sender id each) send BANKING77 test messages back to back. The raw encoder's batched
+throughput (the serving int8 encoder, batches of 64, no server) is measured in the same
+run as the ceiling the server's throughput is compared with.
+
+    python benchmarks/load.py [--model models/banking-demo] [--concurrency 1 16 64]
+                              [--requests 600] [--out results/load]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.encoder_latency import machine_info  # noqa: E402
+from bot.testing import free_port  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
+DEMO_DATA = ROOT / "data" / "banking_demo"
+ENCODER_BATCH = 64
+
+
+def read_messages(path: Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8") as rows:
+        return [row["text"] for row in csv.DictReader(rows)]
+
+
+def ensure_model(model: Path) -> None:
+    """Train the demo bot the way `supportbot demo` does, once."""
+    if (model / "manifest.json").is_file():
+        return
+    from training.train import train_model
+
+    print(f"training the demo bot into {model}", flush=True)
+    train_model(DEMO_DATA, model, progress=lambda line: None)
+
+
+def encoder_throughput(model: Path, texts: list[str], seconds: float = 10.0) -> float:
+    """Messages per second through the serving encoder alone, in batches of 64."""
+    from retrieval.bot_model import load_serving_encoder
+    from retrieval.model_dir import read_manifest
+
+    encoder = load_serving_encoder(model, read_manifest(model))
+    encoder.encode(texts[:ENCODER_BATCH])
+    done, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        start = (done * 7) % max(1, len(texts) - ENCODER_BATCH)
+        encoder.encode(texts[start : start + ENCODER_BATCH])
+        done += ENCODER_BATCH
+    return done / (time.perf_counter() - started)
+
+
+class Server:
+    """`supportbot serve` in a child process, on loopback, with its own log database."""
+
+    def __init__(self, model: Path, workdir: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        command = [
+            sys.executable, "-m", "bot.cli", "serve", "--model", str(model),
+            "--host", "127.0.0.1", "--port", str(self.port), "--db", str(workdir / "load.db"),
+        ]  # fmt: skip
+        self.log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            command, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+        )
+
+    async def wait_ready(self, session, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}; see its log")
+            try:
+                async with session.get(f"{self.url}/health") as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            self.log.close()
+
+
+async def run_level(session, url: str, texts: list[str], concurrency: int, total: int) -> dict:
+    """`concurrency` customers share `total` requests; each waits for its reply first."""
+    latencies: list[float] = []
+    errors: dict[str, int] = {}
+    counter = iter(range(total))
+
+    async def customer(number: int) -> None:
+        for index in counter:
+            body = {"sender": f"load-{concurrency}-{number}", "message": texts[index % len(texts)]}
+            started = time.perf_counter()
+            try:
+                async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+                        continue
+            except OSError as exc:
+                errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(customer(n) for n in range(concurrency)))
+    wall = time.perf_counter() - started
+    timings = np.array(latencies) if latencies else np.array([float("nan")])
+    return {
+        "concurrency": concurrency,
+        "requests": total,
+        "ok": len(latencies),
+        "errors": errors,
+        "median_ms": round(float(np.median(timings)), 2),
+        "p99_ms": round(float(np.percentile(timings, 99)), 2),
+        "throughput_rps": round(len(latencies) / wall, 1),
+    }
+
+
+async def drive(server: Server, texts: list[str], levels: list[int], total: int) -> list[dict]:
+    import aiohttp
+
+    connector = aiohttp.TCPConnector(limit=max(levels) + 8)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await server.wait_ready(session)
+        await run_level(session, server.url, texts, 4, 64)  # warm-up, not reported
+        results = []
+        for level in levels:
+            result = await run_level(session, server.url, texts, level, total)
+            print(json.dumps(result), flush=True)
+            results.append(result)
+        return results
+
+
+def report(command: str, loads: list[float], results: list[dict], ceiling: float) -> list[str]:
+    lines = [
+        "# Load benchmark",
+        "",
+        f"- command: `{command}`",
+        *machine_info(loads),
+        f"- raw encoder throughput (serving encoder, batches of {ENCODER_BATCH}, no server): "
+        f"{ceiling:.1f} messages/s",
+        "",
+        "| concurrency | requests | errors | median ms | p99 ms | throughput req/s "
+        "| % of raw encoder |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        errors = sum(r["errors"].values())
+        share = 100 * r["throughput_rps"] / ceiling if ceiling else float("nan")
+        lines.append(
+            f"| {r['concurrency']} | {r['requests']} | {errors} | {r['median_ms']:.2f} "
+            f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {share:.0f}% |"
+        )
+    return lines
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=ROOT / "models" / "banking-demo")
+    parser.add_argument("--messages", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--requests", type=int, default=600, help="requests per level")
+    parser.add_argument("--out", type=Path, default=Path("results/load"))
+    args = parser.parse_args(argv)
+    if min(args.concurrency) < 1 or args.requests < 1:
+        parser.error("--concurrency and --requests: expected positive numbers")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/load.py", *argv])
+    texts = read_messages(args.messages)
+    ensure_model(args.model)
+    loads = [os.getloadavg()[0]]
+    ceiling = encoder_throughput(args.model, texts)
+    loads.append(os.getloadavg()[0])
+    with tempfile.TemporaryDirectory(prefix="load-bench-") as scratch:
+        server = Server(args.model, Path(scratch))
+        try:
+            results = asyncio.run(drive(server, texts, args.concurrency, args.requests))
+        finally:
+            server.stop()
+    loads.append(os.getloadavg()[0])
+    lines = report(command, loads, results, ceiling)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "load.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    summary = {"command": command, "encoder_messages_per_second": ceiling, "levels": results}
+    (args.out / "load.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    print("\n".join(lines))
+    return summary
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""The `dialogue` section of supportbot.yml: forms, idle expiry and human handoff.
+
+Training copies the whole config into the model's manifest, so a served model carries
+the dialogue rules it was trained with; nothing else has to be deployed beside it.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLOT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SlotSpec(_Strict):
+    """One value a form asks for, with the question and how an answer is checked."""
+
+    name: str
+    question: str
+    kind: Literal["text", "email", "phone", "number", "choice", "pattern"] = "text"
+    choices: list[str] = Field(default_factory=list)
+    """For kind `choice`: the accepted answers, also shown as quick-reply buttons."""
+    pattern: str | None = None
+    """For kind `pattern`: a regular expression the whole answer must match."""
+    invalid: str | None = None
+    """What to say when an answer does not pass; a sensible default per kind otherwise."""
+
+    @field_validator("name")
+    @classmethod
+    def _slot_name(cls, name: str) -> str:
+        if not SLOT_NAME.match(name):
+            raise ValueError("expected lower-case letters, digits and underscores")
+        return name
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str | None) -> str | None:
+        if pattern is not None:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"not a valid regular expression: {exc}") from exc
+        return pattern
+
+
+class FormSpec(_Strict):
+    """Slots to collect, one question at a time, before the intent is answered."""
+
+    intent: str
+    slots: list[SlotSpec] = Field(min_length=1)
+    done: str
+    """The reply once every slot is filled; `{slot_name}` is replaced by its value."""
+
+    @model_validator(mode="after")
+    def _done_names_known_slots(self) -> FormSpec:
+        names = {slot.name for slot in self.slots}
+        for _, field, spec, conversion in string.Formatter().parse(self.done):
+            if field is not None and (field not in names or spec or conversion):
+                raise ValueError(f"done: {{{field}}} is not one of this form's slots")
+        return self
+
+
+class HandoffConfig(_Strict):
+    after_fallbacks: int = Field(default=2, ge=1)
+    """Consecutive turns the bot could not answer before it offers and starts a handoff."""
+    intents: list[str] = Field(
+        default_factory=lambda: ["human_handoff", "talk_to_agent", "talk_to_human"]
+    )
+    """Intents that ask for a person; the built-in phrases ("talk to a human") also do."""
+    webhook_url: str | None = None
+    """Where a handoff is delivered (JSON with the redacted transcript); none: only logged."""
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+
+class DialogueConfig(_Strict):
+    idle_timeout_minutes: float = Field(default=30.0, gt=0)
+    """After this long without a message, slots, the open form and the fallback count reset."""
+    history_turns: int = Field(default=10, ge=1, le=100)
+    """Turns of (redacted) history kept in the conversation state for context."""
+    forms: list[FormSpec] = Field(default_factory=list)
+    handoff: HandoffConfig = Field(default_factory=HandoffConfig)
+
+    def form_for(self, intent: str) -> FormSpec | None:
+        return next((form for form in self.forms if form.intent == intent), None)

@@ -1,0 +1,60 @@
+"""`supportbot handoff list|take|release`: who owns a conversation, from the terminal.
+
+Works on the conversation log file directly, so it needs no running server and a running
+server sees the change on the customer's next message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from bot.errors import SupportbotError
+from bot.state_store import handed_off, open_state_db, set_handoff
+
+
+def add_handoff_parser(commands: argparse._SubParsersAction, default_db: str) -> None:
+    handoff = commands.add_parser(
+        "handoff", help="list handed-off conversations, take one over, or release it to the bot"
+    )
+    actions = handoff.add_subparsers(dest="handoff_command", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="conversations a person owns now")
+    listing.add_argument("--db", default=default_db, help="SQLite conversation log")
+    for name, text in (
+        ("take", "hand a conversation to a person: the bot stays silent"),
+        ("release", "give a conversation back to the bot"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("conversation_id", help="the conversation's sender id")
+        action.add_argument("--db", default=default_db, help="SQLite conversation log")
+
+
+def run_handoff_command(args: argparse.Namespace) -> int:
+    if args.db == ":memory:" or not Path(args.db).is_file():
+        raise SupportbotError(f"{args.db}: no conversation log at this path")
+    db = open_state_db(args.db)
+    try:
+        if args.handoff_command == "list":
+            return _list(db)
+        take = args.handoff_command == "take"
+        if not set_handoff(db, args.conversation_id, take=take):
+            raise SupportbotError(
+                f"{args.db}: no conversation {args.conversation_id!r} (it has sent no message yet)"
+            )
+        owner = "a person" if take else "the bot"
+        print(f"conversation {args.conversation_id} is now answered by {owner}")
+        return 0
+    finally:
+        db.conn.close()
+
+
+def _list(db) -> int:
+    rows = handed_off(db)
+    if not rows:
+        print("no conversation is handed off")
+    now = time.time()
+    for row in rows:
+        waiting = int((now - row["updated_at"]) // 60)
+        print(f"{row['conversation_id']}\t{row['reason']}\twaiting {waiting} min")
+    return 0

@@ -1,0 +1,86 @@
+"""Moderation and privacy settings: the `moderation:` and `privacy:` sections of
+`supportbot.yml`, validated like the rest of the config (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.moderation.identifiers import CHECKSUMS
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NationalIdRule(_Strict):
+    """One national identifier format: a regex and the checksum a match must pass."""
+
+    name: str
+    pattern: str
+    checksum: str = "none"
+    ignore_case: bool = False
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression ({exc})") from None
+        return value
+
+    @field_validator("checksum")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CHECKSUMS:
+            raise ValueError(f"unknown checksum {value!r}; one of {', '.join(sorted(CHECKSUMS))}")
+        return value
+
+
+DEFAULT_NATIONAL_IDS = [
+    NationalIdRule(
+        name="us_ssn", pattern=r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])", checksum="us_ssn"
+    ),
+    NationalIdRule(
+        name="uk_nino",
+        pattern=r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
+        checksum="uk_nino",
+        ignore_case=True,
+    ),
+]
+
+
+class ModerationConfig(_Strict):
+    """What counts as personal data or abuse, and the per-sender limits."""
+
+    phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB"])
+    """Regions whose national phone formats (no +country code) are recognised."""
+    national_ids: list[NationalIdRule] = Field(default_factory=lambda: list(DEFAULT_NATIONAL_IDS))
+    offensive_threshold: float = Field(default=0.9, gt=0, lt=1)
+    """Classifier probability from which a message is profane, or, in a clause naming the bot
+    or company, an insult. The model's own 0.5 marked 0.2 % of real customer messages
+    ("eat", "die", "tires"); 0.9 kept only profane ones (see docs/benchmarks.md)."""
+    use_classifier: bool = True
+    extra_profanity: list[str] = Field(default_factory=list)
+    extra_insults: list[str] = Field(default_factory=list)
+    strikes_for_handoff: int = Field(default=3, ge=1)
+    """Insults from one sender within `strike_window_seconds` that end in a handoff."""
+    strike_window_seconds: float = Field(default=900, gt=0)
+    rate_limit_messages: int = Field(default=20, ge=1)
+    rate_limit_seconds: float = Field(default=60, gt=0)
+    repeat_limit: int = Field(default=3, ge=2)
+    """The n-th identical message within `repeat_window_seconds` is damped, not answered again."""
+    repeat_window_seconds: float = Field(default=60, gt=0)
+    max_tracked_senders: int = Field(default=10_000, ge=1)
+
+
+class PrivacyConfig(_Strict):
+    """How long turns are kept, and what happens to them after."""
+
+    retention_days: float | None = Field(default=None, gt=0)
+    """Turns older than this are deleted or anonymised; None keeps them."""
+    retention_mode: Literal["delete", "anonymise"] = "anonymise"
+    retention_interval_seconds: float = Field(default=3600, gt=0)

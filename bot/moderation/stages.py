@@ -1,0 +1,107 @@
+"""Moderation as middleware around the turn pipeline: `sender_limit` outermost (a refused
+message is not a turn), `moderate_in` before understanding, `moderate_out` around it.
+
+A handoff is the verdict action `handoff` plus `turn.action = "handoff"` and a message
+offering a human; the dialogue manager's handoff work hooks on either.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from bot import messages
+from bot.channels.base import OutboundReply, QuickReply
+from bot.dialogue import Middleware, Next, Turn
+from bot.moderation.output import redact_reply
+from bot.moderation.verdict import Check, Moderator
+
+log = logging.getLogger(__name__)
+
+HANDOFF_PAYLOAD = "/human_handoff"
+REDACTION_FAILED = "<REDACTION_FAILED>"
+
+
+def sender_limit(moderator: Moderator) -> Middleware:
+    """Per-sender rate limit. Refused messages get a polite reply and are not logged, so a
+    flood costs neither a model call nor a database write."""
+
+    async def stage(turn: Turn, next_stage: Next) -> None:
+        retry_after = moderator.admit(turn.message.sender_id)
+        if retry_after is None:
+            await next_stage()
+            return
+        log.info("rate limited sender %s for %.1f s", turn.message.sender_id, retry_after)
+        turn.action = "rate_limited"
+        turn.dispatcher.utter(messages.RATE_LIMITED)
+
+    return stage
+
+
+def moderate_in(moderator: Moderator) -> Middleware:
+    """Judge the message; blocked, damped and handed-off turns stop here."""
+
+    async def stage(turn: Turn, next_stage: Next) -> None:
+        verdict = moderator.inbound(turn.message.sender_id, turn.text)
+        turn.moderation = verdict
+        turn.text = verdict.text
+        if verdict.action == "block":
+            turn.action = "moderation"
+            too_long = messages.MESSAGE_TOO_LONG.format(max_chars=moderator.max_chars)
+            turn.dispatcher.utter(messages.EMPTY_MESSAGE if verdict.rule == "empty" else too_long)
+            return
+        if verdict.action == "handoff":
+            turn.action = "handoff"
+            text = messages.HANDOFF_THREAT if verdict.abuse == "threat" else messages.HANDOFF_ABUSE
+            turn.dispatcher.utter(text, (QuickReply(messages.HANDOFF_OFFER, HANDOFF_PAYLOAD),))
+            return
+        if verdict.action == "damp":
+            turn.action = "damped"
+            if f"repeat:repeat_{moderator.config.repeat_limit}" in verdict.flags:
+                turn.dispatcher.utter(messages.REPEATED_MESSAGE)
+            return
+        if verdict.action == "warn":
+            turn.dispatcher.utter(messages.ABUSE_WARNING)
+        elif verdict.abuse == "profanity":
+            turn.dispatcher.utter(messages.DEESCALATE)
+        await next_stage()
+
+    return stage
+
+
+def moderate_out(moderator: Moderator) -> Middleware:
+    """Replies can quote historical agent answers: remove personal data that is not the
+    customer's own from this turn, and record what was removed with the turn."""
+
+    async def stage(turn: Turn, next_stage: Next) -> None:
+        await next_stage()
+        own = [span.value for span in turn.moderation.pii] if turn.moderation else []
+        replies, removed = [], []
+        for reply in turn.dispatcher.replies:
+            text, spans = redact_reply(moderator.pii, reply.text, own)
+            replies.append(OutboundReply(text, reply.buttons))
+            removed.extend(Check("output_pii", span.type, "redact") for span in spans)
+        turn.dispatcher.replies[:] = replies
+        if removed and turn.moderation:
+            checks = turn.moderation.checks + tuple(removed)
+            turn.moderation = dataclasses.replace(turn.moderation, checks=checks)
+
+    return stage
+
+
+def logged_text(turn: Turn, moderator: Moderator) -> str:
+    """The message as stored: placeholders for personal data. If redaction itself fails,
+    store a marker rather than risk the raw text."""
+    try:
+        verdict = turn.moderation
+        if verdict is not None and verdict.text == turn.text:
+            return moderator.pii.redact(turn.text, list(verdict.pii))
+        return moderator.pii.redact(turn.text)
+    except Exception:
+        log.exception("redaction failed (conversation %s)", turn.message.sender_id)
+        return REDACTION_FAILED
+
+
+def moderation_record(turn: Turn) -> dict:
+    """The verdict as stored with the turn (rule names and actions, no personal data)."""
+    return turn.moderation.to_json() if turn.moderation else {}

@@ -1,0 +1,105 @@
+"""Choosing a reply with the response ranker, for the dialogue manager's policy.
+
+The context is the conversation's recent turns from the conversation log (customer
+messages as logged, i.e. redacted, and the bot's replies) plus the current message.
+Templates are filled from the conversation's state (`{name}` from the message metadata a
+channel supplies); a template whose slots cannot all be filled is skipped, never sent
+with a hole. Historical replies in the pool carry no customer values by construction
+(training/reply_pool.py), so they are sent as they are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+
+import numpy as np
+
+from retrieval.bot_model import ResponseTemplate
+from retrieval.ranker import ResponseRanker
+from retrieval.ranker_text import ContextTurn, fill_template
+
+History = Callable[..., Awaitable[list[dict]]]
+"""`ConversationStore.history(conversation_id, limit=...)`: logged turns, oldest first."""
+
+
+async def context_vector(
+    ranker: ResponseRanker, history: History | None, conversation_id: str, text: str
+) -> np.ndarray:
+    """The encoded context of the current message; the encoder runs off the event loop."""
+    window = ranker.info.context_turns
+    earlier = await recent_turns(history, conversation_id, window) if history else []
+    turns = [*earlier, ContextTurn("customer", text)][-window:]
+    return await asyncio.to_thread(ranker.encode_context, turns)
+
+
+async def recent_turns(history: History, conversation_id: str, window: int) -> list[ContextTurn]:
+    """The last `window` turns before this message, from the log (one row holds a customer
+    message and the bot's reply to it)."""
+    rows = await history(conversation_id, limit=window // 2 + 1)
+    turns = []
+    for row in rows:
+        if row.get("message"):
+            turns.append(ContextTurn("customer", row["message"]))
+        if row.get("response"):
+            turns.append(ContextTurn("agent", row["response"]))
+    return turns[-window:]
+
+
+def message_state(metadata: Mapping[str, object]) -> dict[str, str]:
+    """Slot values the conversation knows: the channel's string and number metadata."""
+    return {
+        key: str(value)
+        for key, value in metadata.items()
+        if isinstance(value, str | int | float) and not isinstance(value, bool)
+    }
+
+
+def choose_template(
+    ranker: ResponseRanker,
+    variants: list[ResponseTemplate],
+    intent: str,
+    vector: np.ndarray,
+    state: Mapping[str, str],
+) -> ResponseTemplate | None:
+    """The intent's best-scoring variant that can be filled; None when the ranker has no
+    variant of it or none can be filled."""
+    for row in ranker.rank(vector, ranker.template_indices(intent)):
+        chosen = _filled(ranker, {intent: variants}, row, state)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def choose_any(
+    ranker: ResponseRanker,
+    responses: Mapping[str, list[ResponseTemplate]],
+    vector: np.ndarray,
+    state: Mapping[str, str],
+) -> ResponseTemplate | None:
+    """The best candidate of the whole pool when no intent is known, if it scores at least
+    the ranker's `min_score` (chosen at training time for precision)."""
+    for row in ranker.rank(vector):
+        if ranker.pool_score(vector, row) < ranker.info.min_score:
+            return None
+        chosen = _filled(ranker, responses, row, state)
+        if chosen is not None:
+            return chosen
+    return None
+
+
+def _filled(
+    ranker: ResponseRanker,
+    responses: Mapping[str, list[ResponseTemplate]],
+    row: int,
+    state: Mapping[str, str],
+) -> ResponseTemplate | None:
+    candidate = ranker.candidates[row]
+    if candidate.kind == "history":
+        return ResponseTemplate(candidate.text)
+    variants = responses.get(candidate.intent or "", [])
+    if candidate.variant is None or candidate.variant >= len(variants):
+        return None
+    template = variants[candidate.variant]
+    text = fill_template(template.text, state)
+    return None if text is None else ResponseTemplate(text, template.buttons)

@@ -1,0 +1,119 @@
+"""Conversation state (slots, history, handoff status) in the conversation log's SQLite file.
+
+One row per conversation, JSON in `state`, with `status` as its own column so the team's
+tools can list handed-off conversations without parsing JSON. It shares the file with the
+turn log (WAL lets the CLI change a handoff while the server runs) but has its own
+connection and worker thread, so state reads never queue behind batched log writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from bot.conversation_state import BOT, HANDED_OFF, ConversationState
+from bot.store import open_database
+
+STATE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS conversation_state (
+    conversation_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL DEFAULT 'bot',
+    state TEXT NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_conversation_state_status ON conversation_state (status);
+"""
+
+
+def open_state_db(path: str | Path) -> sqlite_utils.Database:
+    db = open_database(path)
+    db.enable_wal()
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(STATE_SCHEMA)
+    return db
+
+
+def read_state(db: sqlite_utils.Database, conversation_id: str) -> dict | None:
+    row = db.execute(
+        "SELECT state FROM conversation_state WHERE conversation_id = ?", [conversation_id]
+    ).fetchone()
+    return json.loads(row[0]) if row else None
+
+
+def write_state(db: sqlite_utils.Database, conversation_id: str, state: dict) -> None:
+    with db.conn:
+        db.execute(
+            "INSERT INTO conversation_state (conversation_id, status, state, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET "
+            "status = excluded.status, state = excluded.state, updated_at = excluded.updated_at",
+            [
+                conversation_id,
+                state.get("status", BOT),
+                json.dumps(state, ensure_ascii=False),
+                state.get("updated_at", time.time()),
+            ],
+        )
+
+
+def handed_off(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Conversations a person owns now, longest waiting first."""
+    rows = db.execute(
+        "SELECT conversation_id, state, updated_at FROM conversation_state "
+        "WHERE status = ? ORDER BY updated_at",
+        [HANDED_OFF],
+    ).fetchall()
+    return [
+        {
+            "conversation_id": conversation_id,
+            "reason": json.loads(state).get("handoff_reason"),
+            "updated_at": updated_at,
+        }
+        for conversation_id, state, updated_at in rows
+    ]
+
+
+def set_handoff(db: sqlite_utils.Database, conversation_id: str, take: bool) -> bool:
+    """Hand a conversation to a person (take) or back to the bot; False if unknown."""
+    stored = read_state(db, conversation_id)
+    if stored is None:
+        return False
+    state = ConversationState.from_json(stored)
+    if take:
+        state.hand_off("taken over by an agent")
+    else:
+        state.release()
+    write_state(db, conversation_id, state.to_json())
+    return True
+
+
+class SQLiteStateStore:
+    """The dialogue stages' StateStore, off the event loop on its own thread."""
+
+    def __init__(self, path: str | Path):
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-state")
+        self._db = self._executor.submit(open_state_db, path).result()
+
+    async def _run(self, func, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
+
+    async def load_state(self, conversation_id: str) -> dict | None:
+        return await self._run(read_state, self._db, conversation_id)
+
+    async def save_state(self, conversation_id: str, state: dict) -> None:
+        await self._run(write_state, self._db, conversation_id, state)
+
+    async def set_handoff(self, conversation_id: str, take: bool) -> bool:
+        return await self._run(set_handoff, self._db, conversation_id, take)
+
+    async def handed_off(self) -> list[dict[str, Any]]:
+        return await self._run(handed_off, self._db)
+
+    async def close(self) -> None:
+        await self._run(self._db.conn.close)
+        self._executor.shutdown(wait=True)

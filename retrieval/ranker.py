@@ -1,0 +1,148 @@
+"""The response ranker: scores candidate replies for a dialogue context.
+
+A bi-encoder fine-tuned on (context -> agent reply) pairs from historical dialogues. The
+candidate pool (the bot's response templates plus reusable agent replies, near-duplicates
+merged) is embedded at training time, so choosing a reply encodes only the context and
+takes one matrix-vector product.
+
+Public API::
+
+    from retrieval.ranker import load_ranker
+
+    ranker = load_ranker("models/my-bot")
+    scores = ranker.score(["hi, where is my parcel?"], ["Hello!", "Let me check."])
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from bot.errors import ModelError
+from retrieval.model_dir import RankerInfo, read_manifest
+from retrieval.ranker_encoder import RankerEncoder
+from retrieval.ranker_text import format_context
+
+RANKER_DIR = "ranker"
+ENCODER_DIR = f"{RANKER_DIR}/encoder"
+ONNX_DIR = f"{RANKER_DIR}/encoder-onnx"
+CANDIDATES_FILE = f"{RANKER_DIR}/candidates.json"
+EMBEDDINGS_FILE = f"{RANKER_DIR}/candidates.safetensors"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One reply the bot may choose. A "template" is variant `variant` of `intent`'s
+    responses (filled from state when it has slots); a "history" reply is an agent reply
+    that passed the reuse rule and is sent as it is."""
+
+    text: str
+    kind: str
+    intent: str | None = None
+    variant: int | None = None
+    count: int = 1
+    """Dialogues the reply (or a near-duplicate merged into it) was seen in."""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+class ResponseRanker:
+    """Scores replies for a context. Thread-safe for scoring; loading blocks."""
+
+    def __init__(
+        self,
+        encoder: RankerEncoder,
+        candidates: list[Candidate],
+        embeddings: np.ndarray,
+        info: RankerInfo,
+    ):
+        if len(candidates) != len(embeddings):
+            raise ModelError("ranker: candidate texts and embeddings do not match")
+        self.encoder = encoder
+        self.candidates = candidates
+        self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
+        self.info = info
+        self._by_text = {c.text: i for i, c in enumerate(candidates)}
+        self._by_intent: dict[str, list[int]] = {}
+        for i, candidate in enumerate(candidates):
+            if candidate.kind == "template" and candidate.intent is not None:
+                self._by_intent.setdefault(candidate.intent, []).append(i)
+
+    @classmethod
+    def load(cls, model_dir: Path, info: RankerInfo, backend: str | None = None) -> ResponseRanker:
+        """The ranker described by `info` (the manifest's ranker section); files are assumed
+        checked against the manifest already (read_manifest does)."""
+        model_dir = Path(model_dir)
+        backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
+        folder = info.onnx if backend == "onnx" and info.onnx else info.encoder
+        backend = "onnx" if folder == info.onnx else "torch"
+        encoder = RankerEncoder(
+            model_dir / folder, backend, info.max_context_tokens, info.max_reply_tokens
+        )
+        candidates = [Candidate(**row) for row in _read_json(model_dir / info.candidates)]
+        tensors = load_file(str(model_dir / info.embeddings))
+        if "embeddings" not in tensors:
+            raise ModelError(f"{model_dir / info.embeddings}: missing tensor 'embeddings'")
+        return cls(encoder, candidates, tensors["embeddings"], info)
+
+    def encode_context(self, context: Sequence[object]) -> np.ndarray:
+        """One context (earlier turns, oldest first; see `ranker_text.as_context_turns`)."""
+        text = format_context(context, self.info.context_turns)
+        return self.encoder.encode_contexts([text])[0]
+
+    def score(self, context: Sequence[object], candidates: Sequence[str]) -> np.ndarray:
+        """Cosine similarity of each candidate reply to the context, one per candidate, in
+        order. Pool replies use their stored vectors; other texts are encoded on the fly."""
+        vector = self.encode_context(context)
+        return self.reply_vectors(candidates) @ vector
+
+    def reply_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        vectors = np.zeros((len(texts), self.embeddings.shape[1]), dtype=np.float32)
+        unknown = [i for i, t in enumerate(texts) if t not in self._by_text]
+        known = [i for i in range(len(texts)) if i not in set(unknown)]
+        if known:
+            vectors[known] = self.embeddings[[self._by_text[texts[i]] for i in known]]
+        if unknown:
+            vectors[unknown] = self.encoder.encode_replies([texts[i] for i in unknown])
+        return vectors
+
+    def template_indices(self, intent: str) -> list[int]:
+        """Pool rows of `intent`'s response templates, in variant order."""
+        return list(self._by_intent.get(intent, []))
+
+    def rank(self, vector: np.ndarray, indices: Sequence[int] | None = None) -> list[int]:
+        """Pool rows (all, or `indices`) best first for an encoded context."""
+        rows = np.arange(len(self.candidates)) if indices is None else np.asarray(indices)
+        if rows.size == 0:
+            return []
+        scores = self.embeddings[rows] @ vector
+        return [int(rows[i]) for i in np.argsort(-scores, kind="stable")]
+
+    def pool_score(self, vector: np.ndarray, row: int) -> float:
+        return float(self.embeddings[row] @ vector)
+
+
+def load_ranker(model_dir: Path | str, backend: str | None = None) -> ResponseRanker:
+    """The ranker of a trained model directory (manifest and checksums verified).
+
+    Raises ModelError when the model has no ranker (it was trained without dialogues) or
+    when a ranker file is missing or altered."""
+    model_dir = Path(model_dir)
+    manifest = read_manifest(model_dir)
+    if manifest.ranker is None:
+        raise ModelError(f"{model_dir}: this model has no response ranker (no dialogues)")
+    return ResponseRanker.load(model_dir, manifest.ranker, backend)
+
+
+def _read_json(path: Path) -> list:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: unreadable ({exc})") from exc

@@ -1,0 +1,280 @@
+"""Conversation state, handoff, forms and small talk through the dialogue manager.
+
+The intent model is replaced by a scripted `understand` stage here so each rule is tested
+on its own; tests/test_server.py drives the same stages with the trained tiny bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot import messages
+from bot.channels.base import InboundMessage
+from bot.conversation_stages import (
+    ConversationMemory,
+    dialogue_rules,
+    intent_rules,
+    track_conversation,
+)
+from bot.dialogue import DialogueManager, Turn
+from bot.dialogue_config import DialogueConfig, FormSpec, SlotSpec
+from bot.handoff import HandoffNotifier, asks_for_human
+from bot.small_talk import small_talk
+from retrieval.bot_model import Analysis
+from retrieval.intent_classifier import IntentPrediction
+
+
+class MemoryStates:
+    """The StateStore protocol over a dict; the SQLite store has its own tests."""
+
+    def __init__(self) -> None:
+        self.saved: dict[str, dict] = {}
+
+    async def load_state(self, conversation_id: str) -> dict | None:
+        return self.saved.get(conversation_id)
+
+    async def save_state(self, conversation_id: str, state: dict) -> None:
+        self.saved[conversation_id] = state
+
+
+SCRIPT = {
+    "I want to return my shoes": "return_item",
+    "where is my parcel": "order_status",
+    "talk_to_human please": "talk_to_human",
+}
+
+
+async def scripted_understand(turn: Turn, next_stage) -> None:
+    intent = SCRIPT.get(turn.text)
+    prediction = IntentPrediction(
+        intent=intent or "out_of_scope",
+        confidence=0.9 if intent else 0.1,
+        out_of_scope=intent is None,
+        ambiguous=False,
+        ranking=[(intent or "order_status", 0.9 if intent else 0.1)],
+    )
+    turn.analysis = Analysis(prediction, [])
+    await next_stage()
+
+
+async def simple_policy(turn: Turn, next_stage) -> None:
+    prediction = turn.analysis.prediction
+    if prediction.out_of_scope:
+        turn.action = "fallback"
+        turn.dispatcher.utter(messages.FALLBACK)
+    else:
+        turn.action = "intent_response"
+        turn.dispatcher.utter(f"answer for {prediction.intent}")
+    await next_stage()
+
+
+RETURN_FORM = FormSpec(
+    intent="return_item",
+    slots=[
+        SlotSpec(name="order_number", question="What is your order number?", kind="pattern",
+                 pattern=r"[A-Z]{2}\d{6}", invalid="Order numbers look like AB123456."),
+        SlotSpec(name="email", question="Which email did you order with?", kind="email"),
+        SlotSpec(name="reason", question="Why are you returning it?", kind="choice",
+                 choices=["Too small", "Damaged"]),
+    ],
+    done="Return for {order_number} started; the label goes to {email}.",
+)  # fmt: skip
+
+
+def build(config: DialogueConfig | None = None, notifier: HandoffNotifier | None = None):
+    config = config or DialogueConfig(forms=[RETURN_FORM])
+    states = MemoryStates()
+    memory = ConversationMemory(
+        config, states, notifier or HandoffNotifier(None), lambda text: text.replace("@", "<AT>")
+    )
+    manager = DialogueManager(
+        [
+            track_conversation(memory),
+            dialogue_rules(memory),
+            scripted_understand,
+            intent_rules(memory),
+            simple_policy,
+        ]
+    )
+    return manager, states, memory
+
+
+async def say(manager: DialogueManager, text: str, sender: str = "c1") -> list[str]:
+    replies = await manager.handle(InboundMessage(sender, text, "test"))
+    return [reply.text for reply in replies]
+
+
+async def test_form_asks_one_slot_at_a_time_validates_and_fills_the_template():
+    manager, states, _ = build()
+    assert await say(manager, "I want to return my shoes") == ["What is your order number?"]
+    assert await say(manager, "it's 12345") == [
+        "Order numbers look like AB123456. What is your order number?"
+    ]
+    assert await say(manager, "AB123456") == ["Which email did you order with?"]
+    assert await say(manager, "sam@example.com") == ["Why are you returning it?"]
+    replies = await manager.handle(InboundMessage("c1", "banana", "test"))
+    assert [b.title for b in replies[0].buttons] == ["Too small", "Damaged"]
+    assert await say(manager, "too small") == [
+        "Return for AB123456 started; the label goes to sam@example.com."
+    ]
+    stored = states.saved["c1"]
+    assert stored["active_form"] is None and stored["slots"] == {}
+
+
+async def test_stored_state_holds_redacted_slots_and_history_only():
+    manager, states, _ = build()
+    await say(manager, "I want to return my shoes")
+    await say(manager, "AB123456")
+    await say(manager, "sam@example.com")
+    stored = states.saved["c1"]
+    assert stored["slots"]["email"] == "sam<AT>example.com"
+    assert "sam@example.com" not in str(stored)
+    assert stored["requested_slot"] == "reason"
+
+
+async def test_cancel_leaves_the_form():
+    manager, states, _ = build()
+    await say(manager, "I want to return my shoes")
+    assert await say(manager, "cancel") == [messages.FORM_CANCELLED]
+    assert await say(manager, "where is my parcel") == ["answer for order_status"]
+
+
+async def test_idle_conversation_forgets_its_form():
+    manager, states, memory = build(DialogueConfig(forms=[RETURN_FORM], idle_timeout_minutes=1))
+    await say(manager, "I want to return my shoes")
+    states.saved["c1"]["updated_at"] -= 120
+    memory._raw_slots.clear()
+    assert await say(manager, "where is my parcel") == ["answer for order_status"]
+
+
+async def test_asking_for_a_human_hands_off_and_the_bot_stays_silent_until_released():
+    manager, states, memory = build()
+    assert await say(manager, "can I talk to a real person?") == [messages.HANDOFF_CONFIRMED]
+    assert states.saved["c1"]["status"] == "handed_off"
+    assert await say(manager, "where is my parcel") == []
+    state = await memory.load("c1", now=states.saved["c1"]["updated_at"])
+    state.release()
+    await memory.save(state, now=state.updated_at)
+    assert await say(manager, "where is my parcel") == ["answer for order_status"]
+
+
+async def test_handoff_intent_hands_off():
+    manager, states, _ = build()
+    assert await say(manager, "talk_to_human please") == [messages.HANDOFF_CONFIRMED]
+    assert states.saved["c1"]["handoff_reason"] == "intent talk_to_human"
+
+
+async def test_consecutive_fallbacks_end_in_a_handoff_and_an_answer_resets_the_count():
+    manager, states, _ = build()
+    assert await say(manager, "blorp") == [messages.FALLBACK]
+    assert await say(manager, "where is my parcel") == ["answer for order_status"]
+    assert await say(manager, "blorp") == [messages.FALLBACK]
+    assert await say(manager, "zzzt") == [messages.HANDOFF_AFTER_FALLBACKS]
+    assert states.saved["c1"]["status"] == "handed_off"
+    assert states.saved["c1"]["handoff_reason"] == "2 fallbacks in a row"
+
+
+async def test_small_talk_is_answered_without_the_model():
+    manager, _, _ = build()
+    assert await say(manager, "Hi there!") == [messages.GREETING]
+    assert await say(manager, "thanks a lot") == [messages.YOU_ARE_WELCOME]
+    assert await say(manager, "bye") == [messages.GOODBYE]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("hello", "greeting"), ("Thank you so much!", "thanks"), ("hi, my card is blocked", None)],
+)
+def test_small_talk_only_catches_whole_messages(text, kind):
+    assert small_talk(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("talk to a human", True),
+        ("Can I speak with an agent please", True),
+        ("operator please", True),
+        ("connect me to someone", True),
+        ("the agent at the branch was rude", False),
+        ("is a human reading this?", False),
+    ],
+)
+def test_asks_for_human(text, expected):
+    assert asks_for_human(text) is expected
+
+
+async def test_handoff_is_delivered_to_the_webhook_with_a_redacted_transcript():
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/handoff", hook)
+    async with TestServer(app, host="127.0.0.1") as server:
+        notifier = HandoffNotifier(str(server.make_url("/handoff")), timeout_seconds=2)
+        manager, _, _ = build(notifier=notifier)
+        await say(manager, "where is my parcel")
+        await say(manager, "my email is sam@example.com, talk to a human")
+        await notifier.close()
+    [delivery] = received
+    assert delivery["conversation_id"] == "c1"
+    assert delivery["reason"] == "customer asked"
+    texts = [line["text"] for line in delivery["transcript"]]
+    assert texts[0] == "where is my parcel"
+    assert "sam<AT>example.com" in texts[-1] and "sam@example.com" not in str(delivery)
+
+
+async def test_a_dead_webhook_does_not_hold_the_conversation():
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(5)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/handoff", slow)
+    async with TestServer(app, host="127.0.0.1") as server:
+        notifier = HandoffNotifier(str(server.make_url("/handoff")), timeout_seconds=0.3)
+        manager, states, _ = build(notifier=notifier)
+        replies = await asyncio.wait_for(say(manager, "talk to a human"), timeout=3)
+        await notifier.close()
+    assert replies == [messages.HANDOFF_CONFIRMED]
+    assert states.saved["c1"]["status"] == "handed_off"
+
+
+async def test_state_survives_in_sqlite_and_the_cli_side_release_is_seen(tmp_path):
+    from bot.state_store import SQLiteStateStore, handed_off, open_state_db, set_handoff
+
+    db_path = tmp_path / "log.db"
+    states = SQLiteStateStore(db_path)
+    memory = ConversationMemory(
+        DialogueConfig(forms=[RETURN_FORM]), states, HandoffNotifier(None), lambda t: t
+    )
+    manager = DialogueManager(
+        [track_conversation(memory), dialogue_rules(memory), scripted_understand,
+         intent_rules(memory), simple_policy]
+    )  # fmt: skip
+    assert await say(manager, "talk to a human") == [messages.HANDOFF_CONFIRMED]
+    other_process = open_state_db(db_path)
+    assert [row["conversation_id"] for row in handed_off(other_process)] == ["c1"]
+    assert await say(manager, "hello?") == []
+    assert set_handoff(other_process, "c1", take=False)
+    assert not set_handoff(other_process, "nobody", take=False)
+    assert await say(manager, "where is my parcel") == ["answer for order_status"]
+    await states.close()
+
+
+def test_form_whose_done_template_names_an_unknown_slot_is_a_config_error():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match=r"done: \{name.__class__\} is not one of"):
+        FormSpec(
+            intent="x",
+            slots=[SlotSpec(name="name", question="Name?")],
+            done="Hi {name.__class__}",
+        )

@@ -1,0 +1,191 @@
+"""Fine-tunes the packaged encoder into a context -> reply bi-encoder.
+
+The objective is sentence-transformers' MultipleNegativesRankingLoss (softmax over scaled
+cosine similarities, every other reply in the batch a negative), written out here for two
+reasons: the library's trainer needs `datasets`, which the project does not ship, and on a
+CPU the time goes into padding unless each side is length-bucketed, which this loop does.
+Batches keep a dialogue's turns together (`dialogue_batches`), so a context's hardest
+negatives, the same agent's other replies in that conversation, are always in its batch.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+
+from retrieval.ranker_encoder import make_tokenizer, tokenize
+from retrieval.ranker_text import reply_key
+from training.dialogue_pairs import ReplyPair, dialogue_batches
+
+Progress = Callable[[str], None]
+CHUNK = 16
+"""Texts per forward pass inside a batch: sorted by length, so little padding is encoded."""
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    seed: int = 42
+    batch_size: int = 64
+    max_pairs: int = 24_000
+    """Training pairs seen at most; bigger data is subsampled by whole dialogues."""
+    min_steps: int = 40
+    """Small data is repeated until this many steps, so a toy bot still learns its replies."""
+    learning_rate: float = 1e-4
+    warmup_fraction: float = 0.1
+    scale: float = 20.0
+    max_context_tokens: int = 128
+    max_reply_tokens: int = 64
+    frozen_layers: int = 0
+    """Bottom transformer layers kept frozen (the embedding table always is)."""
+    max_seconds: float | None = None
+    """Stop early after this long (the schedule is not shortened; metrics say so)."""
+    threads: int | None = None
+    """PyTorch threads; None: the cores other processes leave idle (see `idle_cores`)."""
+
+
+@dataclass
+class FinetuneResult:
+    model: object
+    """The fine-tuned SentenceTransformer."""
+    steps: int
+    pairs_seen: int
+    seconds: float
+    stopped_early: bool
+
+
+def plan_batches(pairs: list[ReplyPair], settings: FinetuneSettings) -> list[list[ReplyPair]]:
+    """The batches of the whole run: one pass over a subsample of big data, or repeated
+    passes over small data (reshuffled each time) until `min_steps`."""
+    if not pairs:
+        return []
+    one_pass = math.ceil(len(pairs) / settings.batch_size)
+    target = max(min(one_pass, settings.max_pairs // settings.batch_size), settings.min_steps)
+    batches: list[list[ReplyPair]] = []
+    while len(batches) < target:
+        batches += dialogue_batches(pairs, settings.batch_size, settings.seed + len(batches))
+    return batches[:target]
+
+
+def finetune_ranker(
+    pairs: list[ReplyPair], settings: FinetuneSettings, progress: Progress
+) -> FinetuneResult:
+    from sentence_transformers import SentenceTransformer
+
+    from retrieval.encoder import base_model_path, quiet_model_logs
+    from training.finetune import seed_everything
+
+    quiet_model_logs()
+    seed_everything(settings.seed)
+    model = SentenceTransformer(str(base_model_path()), device="cpu", local_files_only=True)
+    transformer = model[0].auto_model
+    _freeze(transformer, settings.frozen_layers)
+    batches = plan_batches(pairs, settings)
+    threads = settings.threads or idle_cores()
+    progress(
+        f"training the response ranker: {len(pairs)} pairs, {len(batches)} steps "
+        f"of {settings.batch_size}, {threads} thread(s)"
+    )
+    tokenizers = (
+        make_tokenizer(base_model_path(), settings.max_context_tokens, "left"),
+        make_tokenizer(base_model_path(), settings.max_reply_tokens, "right"),
+    )
+    started = time.monotonic()
+    with torch_threads(threads):
+        steps = _train(transformer, tokenizers, batches, settings, progress, started)
+    model.eval()
+    seen = sum(len(b) for b in batches[:steps])
+    return FinetuneResult(model, steps, seen, time.monotonic() - started, steps < len(batches))
+
+
+def idle_cores() -> int:
+    """Usable cores minus the load average, at least one.
+
+    PyTorch's OpenMP threads meet at a barrier after every operator, so on a saturated
+    machine one descheduled thread stalls the others: measured here, a training step ran
+    14 times slower with 2 threads than with 1 on 2 cores at load 7.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, math.floor(cores - os.getloadavg()[0] + 0.5)))
+
+
+@contextmanager
+def torch_threads(count: int) -> Iterator[None]:
+    """Set PyTorch's thread count for a block and restore it after (it is process-wide)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _freeze(transformer: torch.nn.Module, layers: int) -> None:
+    for parameter in transformer.embeddings.parameters():
+        parameter.requires_grad = False
+    for layer in transformer.encoder.layer[:layers]:
+        for parameter in layer.parameters():
+            parameter.requires_grad = False
+
+
+def _train(transformer, tokenizers, batches, settings, progress, started) -> int:
+    parameters = [p for p in transformer.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
+    total = len(batches)
+    warmup = max(1, math.ceil(total * settings.warmup_fraction))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))),
+    )
+    transformer.train()
+    running, report_every = 0.0, max(1, total // 20)
+    for step, batch in enumerate(batches, start=1):
+        loss = batch_loss(transformer, tokenizers, batch, settings.scale)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        running = 0.9 * running + 0.1 * loss.item() if step > 1 else loss.item()
+        elapsed = time.monotonic() - started
+        if step % report_every == 0 or step == total:
+            progress(
+                f"  ranker: step {step}/{total}, loss {running:.3f}, elapsed {elapsed:.0f}s, "
+                f"eta {elapsed / step * (total - step):.0f}s"
+            )
+        if settings.max_seconds is not None and elapsed > settings.max_seconds:
+            progress(f"  ranker: time budget reached after {step} of {total} steps")
+            return step
+    return total
+
+
+def batch_loss(transformer, tokenizers, batch: list[ReplyPair], scale: float) -> torch.Tensor:
+    """Cross-entropy of each context over the batch's replies; a reply equal to the true
+    one (same words) is masked rather than counted as a negative."""
+    contexts = embed(transformer, tokenizers[0], [p.context for p in batch])
+    replies = embed(transformer, tokenizers[1], [p.reply for p in batch])
+    logits = scale * contexts @ replies.T
+    keys = [reply_key(p.reply) for p in batch]
+    duplicate = torch.tensor([[a == b for b in keys] for a in keys])
+    duplicate.fill_diagonal_(False)
+    logits = logits.masked_fill(duplicate, float("-inf"))
+    return torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+
+
+def embed(transformer, tokenizer, texts: list[str]) -> torch.Tensor:
+    """Mean-pooled, L2-normalised vectors with gradients, encoded in length-sorted chunks."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    pieces = []
+    for start in range(0, len(order), CHUNK):
+        rows = order[start : start + CHUNK]
+        encoded = tokenize(tokenizer, [texts[i] for i in rows])
+        feeds = {k: torch.from_numpy(v) for k, v in encoded.items()}
+        hidden = transformer(**feeds).last_hidden_state
+        mask = feeds["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        pieces.append((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
+    pooled = torch.cat(pieces)[torch.argsort(torch.tensor(order))]
+    return torch.nn.functional.normalize(pooled, dim=-1)
