@@ -7,13 +7,14 @@ on `dev` (protocol in ../shared/data/README.md), baselines measured in the same 
 Every agent turn of `dev` is a test item: context = the three turns before it,
 speaker-tagged; candidates = the true reply and 99 agent replies drawn at random from
 `dev` (redrawn when the text equals the true reply's), the same draws for every method.
-Methods: BM25 (Okapi, k1=1.2, b=0.75, implemented here over scikit-learn's
+Baselines: BM25 (Okapi, k1=1.2, b=0.75, implemented here over scikit-learn's
 CountVectorizer, IDF from `train` replies), TF-IDF cosine (scikit-learn, fitted on
-`train`), the untouched packaged encoder and the fine-tuned ranker, both through the same
-int8 ONNX serving path. The ranker is trained by `train_ranker`, what `supportbot train`
-runs, with its own validation slice carved from `train`; nothing is tuned on `dev`.
-Latency: one context chosen among 100 candidates, single-threaded request after request,
-timed from the context's turns to the chosen index (encoding included).
+`train`), the untouched packaged encoder through the same int8 ONNX path the ranker
+serves with. The ranker is trained by `train_ranker`, what `supportbot train` runs, with
+its own validation slice carved from `train`; nothing is tuned on `dev`. Its two parts
+are also scored alone. Latency: one request at a time, from the context text to the
+chosen candidate (encoding included), among the item's 100 candidates, and for the
+ranker also among its whole candidate pool.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +36,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from retrieval.ranker import RankerVectors  # noqa: E402
 from retrieval.ranker_encoder import RankerEncoder  # noqa: E402
 from training.dialogue_pairs import ReplyPair, extract_pairs  # noqa: E402
 from training.importers.dialogues import iter_dialogues  # noqa: E402
@@ -49,10 +52,12 @@ from training.ranker_trainer import ranker_settings, train_ranker  # noqa: E402
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "sgd"
 LATENCY_ITEMS = 300
 SEED = 42
+Encode = Callable[[list[str]], object]
 
 
 def load_split(data: Path, split: str, limit: int | None) -> list:
-    dialogues = list(iter_dialogues(data / f"{split}.jsonl.gz", f"{split}.jsonl.gz", ProblemLog()))
+    name = f"{split}.jsonl.gz"
+    dialogues = list(iter_dialogues(data / name, name, ProblemLog()))
     return dialogues[:limit] if limit else dialogues
 
 
@@ -61,12 +66,11 @@ class Bm25:
     the `train` replies, term frequencies from the reply itself."""
 
     def __init__(self, documents: list[str], k1: float = 1.2, b: float = 0.75):
-        self.vectorizer = CountVectorizer(lowercase=True).fit(documents)
+        self.vectorizer = CountVectorizer().fit(documents)
         counts = self.vectorizer.transform(documents)
         df = np.bincount(counts.indices, minlength=counts.shape[1])
-        n = counts.shape[0]
-        self.idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        self.avgdl = counts.sum() / n
+        self.idf = np.log1p((counts.shape[0] - df + 0.5) / (df + 0.5))
+        self.avgdl = counts.sum() / counts.shape[0]
         self.k1, self.b = k1, b
 
     def documents(self, texts: list[str]):
@@ -79,54 +83,51 @@ class Bm25:
         return counts
 
     def queries(self, texts: list[str]):
-        queries = self.vectorizer.transform(texts).tocsr()
+        queries = self.vectorizer.transform(texts).tocsr().astype(np.float64)
         queries.data[:] = 1.0
         return queries
 
 
-def lexical_methods(train: list[ReplyPair], task: SelectionTask) -> list[dict]:
-    contexts = [p.context for p in task.pairs]
-    results = []
-    bm25 = Bm25([p.reply for p in train])
-    results.append(
-        _measure("BM25 (Okapi, own, sklearn counts)", task, bm25.queries, bm25.documents)
-    )
-    tfidf = TfidfVectorizer(sublinear_tf=True).fit(
-        [p.context for p in train] + [p.reply for p in train]
-    )
-    results.append(_measure("TF-IDF cosine (sklearn)", task, tfidf.transform, tfidf.transform))
-    del contexts
-    return results
-
-
-def _measure(name: str, task: SelectionTask, encode_contexts, encode_replies) -> dict:
+def measure(name: str, task: SelectionTask, contexts: Encode, replies: Encode) -> dict:
     started = time.monotonic()
-    context_matrix = encode_contexts([p.context for p in task.pairs])
-    reply_matrix = encode_replies(task.replies)
-    score = selection_score(true_reply_ranks(task, context_matrix, reply_matrix))
-    latency = _latency(task, encode_contexts, reply_matrix)
-    print(f"  {name}: {score.to_json()} ({time.monotonic() - started:.0f}s)", flush=True)
-    return {"method": name, **score.to_json(), **latency}
+    reply_matrix = replies(task.replies)
+    score = selection_score(
+        true_reply_ranks(task, contexts([p.context for p in task.pairs]), reply_matrix)
+    )
+    row = {"method": name, **score.to_json(), **latency(task, contexts, reply_matrix)}
+    print(f"  {name}: {row} ({time.monotonic() - started:.0f}s)", flush=True)
+    return row
 
 
-def _latency(task: SelectionTask, encode_contexts, reply_matrix) -> dict:
-    """Per request: encode one context, score its 100 candidates, take the best."""
+def latency(task: SelectionTask, contexts: Encode, reply_matrix, pool=None) -> dict:
+    """Per request: encode one context, score the candidates, take the best. With `pool`,
+    the candidates are the whole pool instead of the item's 100."""
     items = random.Random(SEED).sample(range(len(task.pairs)), min(LATENCY_ITEMS, len(task.pairs)))
     times = []
     for i in items:
         started = time.perf_counter()
-        vector = encode_contexts([task.pairs[i].context])
-        scores = reply_matrix[task.candidates[i]] @ vector.T
+        vector = contexts([task.pairs[i].context])
+        candidates = pool if pool is not None else reply_matrix[task.candidates[i]]
+        scores = candidates @ vector.T
         np.argmax(scores.toarray() if hasattr(scores, "toarray") else scores)
         times.append((time.perf_counter() - started) * 1000)
+    prefix = "pool_" if pool is not None else ""
     return {
-        "median_ms": round(float(np.median(times)), 2),
-        "p90_ms": round(float(np.percentile(times, 90)), 2),
+        f"{prefix}median_ms": round(float(np.median(times)), 2),
+        f"{prefix}p90_ms": round(float(np.percentile(times, 90)), 2),
     }
 
 
-def encoder_method(name: str, encoder: RankerEncoder, task: SelectionTask) -> dict:
-    return _measure(name, task, encoder.encode_contexts, encoder.encode_replies)
+def baselines(train: list[ReplyPair], task: SelectionTask, work: Path) -> list[dict]:
+    bm25 = Bm25([p.reply for p in train])
+    tfidf = TfidfVectorizer(sublinear_tf=True)
+    tfidf.fit([p.context for p in train] + [p.reply for p in train])
+    base = base_encoder(work)
+    return [
+        measure("BM25 (Okapi; own code over sklearn counts)", task, bm25.queries, bm25.documents),
+        measure("TF-IDF cosine (sklearn)", task, tfidf.transform, tfidf.transform),
+        measure("untouched encoder (int8 ONNX)", task, base.encode_contexts, base.encode_replies),
+    ]
 
 
 def base_encoder(work: Path) -> RankerEncoder:
@@ -134,72 +135,93 @@ def base_encoder(work: Path) -> RankerEncoder:
     from retrieval.encoder import base_model_path
     from retrieval.onnx_encoder import export_onnx
 
-    settings = ranker_settings(SEED).finetune
+    tokens = ranker_settings(SEED).finetune
     export_onnx(base_model_path(), work / "base-onnx", quantize=True)
     return RankerEncoder(
-        work / "base-onnx", "onnx", settings.max_context_tokens, settings.max_reply_tokens
+        work / "base-onnx", "onnx", tokens.max_context_tokens, tokens.max_reply_tokens
     )
 
 
-def train(dialogues: list, work: Path) -> tuple[RankerEncoder, dict]:
+def ranker_rows(dialogues: list, task: SelectionTask, work: Path) -> tuple[list[dict], dict]:
     stage = work / "model"
     stage.mkdir()
     started = time.monotonic()
-    trained = train_ranker(
-        dialogues, {}, stage, ranker_settings(SEED), lambda line: print(line, flush=True)
+    trained = train_ranker(dialogues, {}, stage, ranker_settings(SEED), print)
+    minutes = (time.monotonic() - started) / 60
+    info, metrics = trained.info, trained.metrics
+    transformer = RankerEncoder(
+        stage / info.onnx, "onnx", info.max_context_tokens, info.max_reply_tokens
     )
-    seconds = time.monotonic() - started
-    settings = ranker_settings(SEED).finetune
-    encoder = RankerEncoder(
-        stage / trained.info.onnx, "onnx", settings.max_context_tokens, settings.max_reply_tokens
+    served = RankerVectors(transformer, trained.ngrams, info.ngram_weight)
+    rows = [
+        measure(
+            "fine-tuned transformer alone (int8 ONNX)",
+            task,
+            transformer.encode_contexts,
+            transformer.encode_replies,
+        ),
+    ]
+    if trained.ngrams is not None:
+        ngrams = trained.ngrams
+        rows.append(
+            measure(
+                "n-gram dual encoder alone", task, ngrams.encode_contexts, ngrams.encode_replies
+            )
+        )
+    name = f"supportbot ranker: transformer + {info.ngram_weight:g} x n-grams (served)"
+    row = measure(name, task, served.encode_contexts, served.encode_replies)
+    pool = served.encode_replies(
+        [c["text"] for c in json.loads((stage / info.candidates).read_text())]
     )
-    return encoder, {
-        **trained.metrics,
-        "train_seconds_total": round(seconds, 1),
-        "min_score": trained.info.min_score,
-        "pool": trained.info.count,
-    }
+    row.update(latency(task, served.encode_contexts, None, pool=pool))
+    rows.append({**row, "train_minutes": round(minutes, 1), "pool_size": len(pool)})
+    return rows, {**metrics, "train_minutes": round(minutes, 1), "min_score": info.min_score}
 
 
 def machine(loads: list[float]) -> list[str]:
     import onnxruntime
     import torch
 
+    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
     cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
+        (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")),
         platform.processor(),
     )
     return [
         f"- CPU: {cpu}; nproc {len(os.sched_getaffinity(0))}",
-        f"- Python {platform.python_version()}, torch {torch.__version__} "
-        f"({torch.get_num_threads()} threads), onnxruntime {onnxruntime.__version__}",
-        f"- load average (1 min) at each phase: {', '.join(f'{x:.2f}' for x in loads)}",
+        f"- Python {platform.python_version()}, torch {torch.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}",
+        "- load average (1 min) at the start, after the baselines, after the ranker: "
+        + ", ".join(f"{x:.2f}" for x in loads),
     ]
 
 
-def report(results: list[dict], training: dict, loads: list[float], args, dev_items: int) -> str:
-    lines = []
-    if args.limit:
-        lines.append(f"**SMOKE RUN (--limit {args.limit}): not a benchmark figure.**\n")
-    lines.append(
-        f"SGD dev, {dev_items} agent turns, 1 of 100 candidates, context = last 3 turns.\n"
+def report(results: list[dict], training: dict, loads: list[float], args, items: int) -> str:
+    lines = (
+        [f"**SMOKE RUN (--limit {args.limit}): not a benchmark figure.**\n"] if args.limit else []
     )
-    lines.append("| method | recall@1 of 100 | MRR | training time | median ms / choice | p90 ms |")
-    lines.append("|---|---|---|---|---|---|")
+    lines.append(
+        f"SGD `dev`: {items} agent turns, each ranked among 100 candidates; "
+        "context = last 3 turns.\n"
+    )
+    lines.append(
+        "| method | recall@1 of 100 | MRR | training time | median ms / choice of 100 | p90 ms |"
+    )
+    lines.append("|---|---:|---:|---:|---:|---:|")
     for row in results:
-        trained = row.get("train_minutes")
+        trained = f"{row['train_minutes']:.1f} min" if "train_minutes" in row else "-"
         lines.append(
-            f"| {row['method']} | {row['recall_at_1']:.1%} | {row['mrr']:.3f} | "
-            f"{f'{trained:.1f} min' if trained else '-'} | {row['median_ms']:.2f} | "
-            f"{row['p90_ms']:.2f} |"
+            f"| {row['method']} | {row['recall_at_1']:.1%} | {row['mrr']:.3f} | {trained} | "
+            f"{row['median_ms']:.2f} | {row['p90_ms']:.2f} |"
         )
-    lines.append("")
+    served = results[-1]
+    if "pool_median_ms" in served:
+        lines.append(
+            f"\nChoosing among the ranker's whole pool ({served['pool_size']} candidates): "
+            f"median {served['pool_median_ms']:.2f} ms, p90 {served['pool_p90_ms']:.2f} ms.\n"
+        )
     lines += machine(loads)
-    lines.append(f"- ranker training: {json.dumps(training)}")
+    lines.append(f"- ranker training metrics: `{json.dumps(training)}`")
     return "\n".join(lines) + "\n"
 
 
@@ -212,27 +234,20 @@ def main(argv: list[str] | None = None) -> None:
     loads = [os.getloadavg()[0]]
     train_dialogues = load_split(args.data, "train", args.limit)
     dev_pairs = extract_pairs(load_split(args.data, "dev", args.limit))
-    train_pairs = extract_pairs(train_dialogues)
     task = selection_task(dev_pairs, 100, seed=0)
-    print(f"train: {len(train_pairs)} pairs; dev: {len(dev_pairs)} items", flush=True)
-    results = lexical_methods(train_pairs, task)
+    print(f"dev: {len(dev_pairs)} items", flush=True)
     with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
+        results = baselines(extract_pairs(train_dialogues), task, Path(folder))
         loads.append(os.getloadavg()[0])
-        results.append(encoder_method("untouched encoder (int8 ONNX)", base_encoder(work), task))
-        loads.append(os.getloadavg()[0])
-        encoder, training = train(train_dialogues, work)
-        loads.append(os.getloadavg()[0])
-        row = encoder_method("fine-tuned bi-encoder (int8 ONNX)", encoder, task)
-        results.append({**row, "train_minutes": training["train_seconds_total"] / 60})
+        rows, training = ranker_rows(train_dialogues, task, Path(folder))
+        results += rows
         loads.append(os.getloadavg()[0])
     text = report(results, training, loads, args, len(dev_pairs))
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ranker.md").write_text(text, encoding="utf-8")
-    (args.out / "ranker.json").write_text(
-        json.dumps({"results": results, "training": training, "loads": loads}, indent=1)
-    )
+    summary = {"results": results, "training": training, "loads": loads, "limit": args.limit}
+    (args.out / "ranker.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -83,6 +83,10 @@ class RankerInfo(_Section):
     max_reply_tokens: int
     min_score: float
     """Below this score a reply chosen among all candidates (intent unknown) is not sent."""
+    ngrams: str | None = None
+    """The n-gram encoder's weights; its score is added with `ngram_weight`."""
+    ngram_vocab: str | None = None
+    ngram_weight: float = 0.0
 
 
 class Manifest(_Section):

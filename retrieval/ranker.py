@@ -1,9 +1,11 @@
 """The response ranker: scores candidate replies for a dialogue context.
 
-A bi-encoder fine-tuned on (context -> agent reply) pairs from historical dialogues. The
-candidate pool (the bot's response templates plus reusable agent replies, near-duplicates
-merged) is embedded at training time, so choosing a reply encodes only the context and
-takes one matrix-vector product.
+A bi-encoder fine-tuned on (context -> agent reply) pairs from historical dialogues,
+plus, when validation data says it helps, a bag-of-n-grams dual encoder trained on every
+pair (retrieval/ranker_ngrams.py); a reply's score is the transformer's cosine plus
+`ngram_weight` times the n-gram cosine. The candidate pool (the bot's response templates
+plus reusable agent replies, near-duplicates merged) is embedded at training time, so
+choosing a reply encodes only the context and takes one matrix-vector product.
 
 Public API::
 
@@ -27,6 +29,7 @@ from safetensors.numpy import load_file
 from bot.errors import ModelError
 from retrieval.model_dir import RankerInfo, read_manifest
 from retrieval.ranker_encoder import RankerEncoder
+from retrieval.ranker_ngrams import NgramEncoder
 from retrieval.ranker_text import format_context
 
 RANKER_DIR = "ranker"
@@ -34,6 +37,33 @@ ENCODER_DIR = f"{RANKER_DIR}/encoder"
 ONNX_DIR = f"{RANKER_DIR}/encoder-onnx"
 CANDIDATES_FILE = f"{RANKER_DIR}/candidates.json"
 EMBEDDINGS_FILE = f"{RANKER_DIR}/candidates.safetensors"
+NGRAMS_FILE = f"{RANKER_DIR}/ngrams.safetensors"
+NGRAM_VOCAB_FILE = f"{RANKER_DIR}/ngram_vocab.json"
+
+
+class RankerVectors:
+    """Context and reply vectors whose inner product is the ranker's score: the
+    transformer's vector, then the n-gram encoder's (scaled by its weight on the reply
+    side), so cos_transformer + weight * cos_ngrams is one dot product."""
+
+    def __init__(
+        self, transformer: RankerEncoder, ngrams: NgramEncoder | None = None, weight: float = 0.0
+    ):
+        self.transformer = transformer
+        self.ngrams = ngrams if weight > 0 else None
+        self.weight = weight if self.ngrams is not None else 0.0
+
+    def encode_contexts(self, texts: list[str]) -> np.ndarray:
+        vectors = self.transformer.encode_contexts(texts)
+        if self.ngrams is None:
+            return vectors
+        return np.hstack([vectors, self.ngrams.encode_contexts(texts)])
+
+    def encode_replies(self, texts: list[str]) -> np.ndarray:
+        vectors = self.transformer.encode_replies(texts)
+        if self.ngrams is None:
+            return vectors
+        return np.hstack([vectors, self.weight * self.ngrams.encode_replies(texts)])
 
 
 @dataclass(frozen=True)
@@ -58,7 +88,7 @@ class ResponseRanker:
 
     def __init__(
         self,
-        encoder: RankerEncoder,
+        encoder: RankerVectors,
         candidates: list[Candidate],
         embeddings: np.ndarray,
         info: RankerInfo,
@@ -83,9 +113,13 @@ class ResponseRanker:
         backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
         folder = info.onnx if backend == "onnx" and info.onnx else info.encoder
         backend = "onnx" if folder == info.onnx else "torch"
-        encoder = RankerEncoder(
+        transformer = RankerEncoder(
             model_dir / folder, backend, info.max_context_tokens, info.max_reply_tokens
         )
+        ngrams = None
+        if info.ngrams and info.ngram_vocab:
+            ngrams = NgramEncoder.load(model_dir / info.ngrams, model_dir / info.ngram_vocab)
+        encoder = RankerVectors(transformer, ngrams, info.ngram_weight)
         candidates = [Candidate(**row) for row in _read_json(model_dir / info.candidates)]
         tensors = load_file(str(model_dir / info.embeddings))
         if "embeddings" not in tensors:
@@ -98,8 +132,9 @@ class ResponseRanker:
         return self.encoder.encode_contexts([text])[0]
 
     def score(self, context: Sequence[object], candidates: Sequence[str]) -> np.ndarray:
-        """Cosine similarity of each candidate reply to the context, one per candidate, in
-        order. Pool replies use their stored vectors; other texts are encoded on the fly."""
+        """The ranker's score of each candidate reply for the context, one per candidate, in
+        order (higher is better). Pool replies use their stored vectors; other texts are
+        encoded on the fly."""
         vector = self.encode_context(context)
         return self.reply_vectors(candidates) @ vector
 

@@ -68,3 +68,10 @@ def dialogue_batches(pairs: list[ReplyPair], batch_size: int, seed: int) -> list
     random.Random(seed).shuffle(order)
     flat = [pair for key in order for pair in by_dialogue[key]]
     return [flat[i : i + batch_size] for i in range(0, len(flat), batch_size)]
+
+
+def random_batches(pairs: list[ReplyPair], batch_size: int, seed: int) -> list[list[ReplyPair]]:
+    """Batches of pairs in random order: in-batch negatives drawn like a 1-of-N test's."""
+    order = list(pairs)
+    random.Random(seed).shuffle(order)
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]

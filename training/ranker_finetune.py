@@ -4,8 +4,10 @@ The objective is sentence-transformers' MultipleNegativesRankingLoss (softmax ov
 cosine similarities, every other reply in the batch a negative), written out here for two
 reasons: the library's trainer needs `datasets`, which the project does not ship, and on a
 CPU the time goes into padding unless each side is length-bucketed, which this loop does.
-Batches keep a dialogue's turns together (`dialogue_batches`), so a context's hardest
-negatives, the same agent's other replies in that conversation, are always in its batch.
+Batches are random by default. `hard_negatives="dialogue"` keeps a dialogue's turns
+together instead (`dialogue_batches`), so a context's hardest negatives, the same agent's
+other replies in that conversation, share its batch; on SGD that scored lower on 1-of-100
+with random negatives (docs/benchmarks.md), so it is off by default.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 
 from retrieval.ranker_encoder import make_tokenizer, tokenize
 from retrieval.ranker_text import reply_key
-from training.dialogue_pairs import ReplyPair, dialogue_batches
+from training.dialogue_pairs import ReplyPair, dialogue_batches, random_batches
 
 Progress = Callable[[str], None]
 CHUNK = 16
@@ -43,8 +45,11 @@ class FinetuneSettings:
     max_reply_tokens: int = 64
     frozen_layers: int = 0
     """Bottom transformer layers kept frozen (the embedding table always is)."""
-    max_seconds: float | None = None
-    """Stop early after this long (the schedule is not shortened; metrics say so)."""
+    hard_negatives: str | None = None
+    """None: random batches; "dialogue": batches of whole dialogues (see module doc)."""
+    max_seconds: float | None = 20 * 60
+    """Time budget: after a few steps the run is shortened (learning-rate schedule
+    included) to fit; None trains every planned step, reproducibly on any machine."""
     threads: int | None = None
     """PyTorch threads; None: the cores other processes leave idle (see `idle_cores`)."""
 
@@ -66,9 +71,10 @@ def plan_batches(pairs: list[ReplyPair], settings: FinetuneSettings) -> list[lis
         return []
     one_pass = math.ceil(len(pairs) / settings.batch_size)
     target = max(min(one_pass, settings.max_pairs // settings.batch_size), settings.min_steps)
+    make = dialogue_batches if settings.hard_negatives == "dialogue" else random_batches
     batches: list[list[ReplyPair]] = []
     while len(batches) < target:
-        batches += dialogue_batches(pairs, settings.batch_size, settings.seed + len(batches))
+        batches += make(pairs, settings.batch_size, settings.seed + len(batches))
     return batches[:target]
 
 
@@ -134,16 +140,16 @@ def _freeze(transformer: torch.nn.Module, layers: int) -> None:
 
 
 def _train(transformer, tokenizers, batches, settings, progress, started) -> int:
+    """Run the batches; returns how many ran (fewer when the time budget cut the plan)."""
     parameters = [p for p in transformer.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
-    total = len(batches)
-    warmup = max(1, math.ceil(total * settings.warmup_fraction))
+    plan = {"total": len(batches)}
+    warmup = max(1, math.ceil(len(batches) * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer,
-        lambda step: min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup))),
+        optimizer, lambda step: _learning_rate_factor(step, warmup, plan["total"])
     )
     transformer.train()
-    running, report_every = 0.0, max(1, total // 20)
+    running = 0.0
     for step, batch in enumerate(batches, start=1):
         loss = batch_loss(transformer, tokenizers, batch, settings.scale)
         optimizer.zero_grad()
@@ -152,15 +158,36 @@ def _train(transformer, tokenizers, batches, settings, progress, started) -> int
         scheduler.step()
         running = 0.9 * running + 0.1 * loss.item() if step > 1 else loss.item()
         elapsed = time.monotonic() - started
-        if step % report_every == 0 or step == total:
+        _fit_budget(plan, step, elapsed, settings, progress)
+        if step % max(1, plan["total"] // 20) == 0 or step == plan["total"]:
             progress(
-                f"  ranker: step {step}/{total}, loss {running:.3f}, elapsed {elapsed:.0f}s, "
-                f"eta {elapsed / step * (total - step):.0f}s"
+                f"  ranker: step {step}/{plan['total']}, loss {running:.3f}, "
+                f"elapsed {elapsed:.0f}s, eta {elapsed / step * (plan['total'] - step):.0f}s"
             )
-        if settings.max_seconds is not None and elapsed > settings.max_seconds:
-            progress(f"  ranker: time budget reached after {step} of {total} steps")
+        if step >= plan["total"]:
             return step
-    return total
+    return len(batches)
+
+
+def _learning_rate_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warm-up, then linear decay to zero at `total`."""
+    return min((step + 1) / warmup, max(0.0, (total - step) / max(1, total - warmup)))
+
+
+BUDGET_CHECKS = (5, 20, 50)
+"""Steps after which the remaining plan is fitted to the time budget (it only shrinks)."""
+
+
+def _fit_budget(plan: dict, step: int, elapsed: float, settings, progress: Progress) -> None:
+    if settings.max_seconds is None or step not in BUDGET_CHECKS:
+        return
+    affordable = max(step, int(settings.max_seconds / (elapsed / step)))
+    if affordable < plan["total"]:
+        progress(
+            f"  ranker: {elapsed / step:.1f}s per step; {affordable} of {plan['total']} steps "
+            f"fit the {settings.max_seconds / 60:.0f}-minute budget"
+        )
+        plan["total"] = affordable
 
 
 def batch_loss(transformer, tokenizers, batch: list[ReplyPair], scale: float) -> torch.Tensor:

@@ -111,8 +111,9 @@ def _with_count(candidate: Candidate, count: int) -> Candidate:
 
 def merge_near_duplicates(vectors: np.ndarray, protected: int, threshold: float) -> list[int]:
     """For each row, the row it is merged into (itself when kept). Rows before `protected`
-    are always kept; a later row joins its most similar kept earlier row at or above
-    `threshold`. Similarities are computed blockwise, so memory stays O(rows x block)."""
+    are always kept; a later row joins its most similar kept earlier row whose cosine is at
+    or above `threshold`. Computed blockwise, so memory stays O(rows x block)."""
+    vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     target = list(range(len(vectors)))
     kept = np.zeros(len(vectors), dtype=bool)
     kept[:protected] = True

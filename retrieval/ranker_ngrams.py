@@ -1,0 +1,88 @@
+"""The ranker's second encoder: a bag-of-n-grams dual encoder, served in NumPy.
+
+Why a second encoder: on 2 CPU cores the transformer can only be fine-tuned on a
+subsample of a large dialogue log within the training budget, while this model learns
+from every pair in minutes; the two are right about different replies, so their summed
+cosines beat either (figures in docs/benchmarks.md). Context features are word 1-2 grams
+tagged with the turn's distance from the end (trigrams too for the latest turn); reply
+features are word 1-3 grams. Each side averages its features' embeddings and passes the
+mean through a small tanh MLP, then L2-normalises.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load_file
+
+from bot.errors import ModelError
+
+_TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
+_TURN = re.compile(r"\[(customer|agent)\] ")
+SIDES = ("context", "reply")
+TENSORS = tuple(f"{side}_{name}" for side in SIDES for name in ("table", "w1", "b1", "w2", "b2"))
+
+
+def _grams(words: list[str], longest: int) -> list[str]:
+    grams = list(words)
+    for n in range(2, longest + 1):
+        grams += [" ".join(words[i : i + n]) for i in range(len(words) - n + 1)]
+    return grams
+
+
+def context_features(context: str) -> list[str]:
+    """Features of a formatted context (`[customer] ... [agent] ...`)."""
+    parts = _TURN.split(context)[1:]
+    turns = list(zip(parts[::2], parts[1::2], strict=False))
+    features = []
+    for distance, (_speaker, text) in enumerate(reversed(turns)):
+        words = _TOKEN.findall(text.lower())
+        features += [f"{distance}|{g}" for g in _grams(words, 3 if distance == 0 else 2)]
+    return features
+
+
+def reply_features(reply: str) -> list[str]:
+    return _grams(_TOKEN.findall(reply.lower()), 3)
+
+
+class NgramEncoder:
+    """Feature vocabularies (row 0 is "no known feature") and the weights of both sides."""
+
+    def __init__(self, vocab: dict[str, list[str]], tensors: dict[str, np.ndarray]):
+        missing = [name for name in TENSORS if name not in tensors]
+        if missing:
+            raise ModelError(f"ranker n-gram weights: missing tensors {missing}")
+        self.rows = {side: {f: i + 1 for i, f in enumerate(vocab[side])} for side in SIDES}
+        self.tensors = dict(tensors)
+        """Embedding tables stay float16 (half the memory); rows are widened when gathered."""
+        self.dimension = int(self.tensors["context_w2"].shape[0])
+
+    @classmethod
+    def load(cls, weights: Path, vocab: Path) -> NgramEncoder:
+        try:
+            names = json.loads(vocab.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{vocab}: unreadable ({exc})") from exc
+        return cls(names, load_file(str(weights)))
+
+    def encode_contexts(self, texts: list[str]) -> np.ndarray:
+        return self._encode("context", [context_features(t) for t in texts])
+
+    def encode_replies(self, texts: list[str]) -> np.ndarray:
+        return self._encode("reply", [reply_features(t) for t in texts])
+
+    def _encode(self, side: str, features: list[list[str]]) -> np.ndarray:
+        rows, table = self.rows[side], self.tensors[f"{side}_table"]
+        pooled = np.zeros((len(features), table.shape[1]), dtype=np.float32)
+        for i, names in enumerate(features):
+            known = [rows[f] for f in names if f in rows] or [0]
+            pooled[i] = table[known].astype(np.float32).mean(axis=0)
+        t = self.tensors
+        hidden = np.tanh(pooled @ t[f"{side}_w1"].T + t[f"{side}_b1"])
+        out = hidden @ t[f"{side}_w2"].T + t[f"{side}_b2"]
+        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(
+            np.float32
+        )

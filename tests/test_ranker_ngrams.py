@@ -1,0 +1,52 @@
+"""The ranker's n-gram dual encoder: trained in torch, served in NumPy from safetensors."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import save_file
+
+from retrieval.ranker_ngrams import NgramEncoder, context_features
+from training.dialogue_pairs import ReplyPair
+from training.ranker_ngram_trainer import NgramSettings, train_ngram_encoder
+
+TOPICS = {
+    "refund": "Your refund was issued and arrives within five days.",
+    "password": "Use the reset link on the sign-in page to choose a new password.",
+    "delivery": "Your parcel is on its way and the tracking number is in your email.",
+    "card": "I have frozen the card; a replacement is posted today.",
+}
+
+
+def _pairs() -> list[ReplyPair]:
+    openers = ["hi, about my {}", "question on {} please", "hello, my {} again", "{} problem"]
+    pairs = []
+    for topic, reply in TOPICS.items():
+        for opener in openers:
+            context = f"[customer] {opener.format(topic)}"
+            pairs.append(ReplyPair(context=context, reply=reply, dialogue=topic))
+    return pairs
+
+
+def test_context_features_tag_turns_by_distance_from_the_end():
+    features = context_features("[customer] lost card [agent] sorry [customer] new one")
+    assert "0|new one" in features and "1|sorry" in features and "2|lost card" in features
+
+
+def test_trained_encoder_ranks_the_topic_reply_first_and_survives_a_round_trip(tmp_path: Path):
+    pairs = _pairs() * 8
+    settings = NgramSettings(
+        seed=3, dimension=16, min_count=1, epochs=30, batch_size=4, learning_rate=1e-2
+    )
+    trained = train_ngram_encoder(pairs, settings, progress=lambda _message: None)
+    replies = list(TOPICS.values())
+    contexts = [f"[customer] trouble with my {topic}" for topic in TOPICS]
+    scores = trained.encoder.encode_contexts(contexts) @ trained.encoder.encode_replies(replies).T
+    assert (scores.argmax(axis=1) == np.arange(len(TOPICS))).all()
+
+    save_file(trained.tensors, str(tmp_path / "ngrams.safetensors"))
+    (tmp_path / "vocab.json").write_text(json.dumps(trained.vocab), encoding="utf-8")
+    loaded = NgramEncoder.load(tmp_path / "ngrams.safetensors", tmp_path / "vocab.json")
+    np.testing.assert_allclose(
+        loaded.encode_replies(replies), trained.encoder.encode_replies(replies), atol=1e-6
+    )
