@@ -11,6 +11,7 @@ from pathlib import Path
 
 from bot.errors import SupportbotError
 from bot.handoff_commands import add_handoff_parser
+from bot.learning_commands import add_learning_parsers
 
 DEFAULT_PORT = 5005
 DEFAULT_DB = "supportbot.db"
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--db", default=":memory:", help="conversation log (default: not kept)")
 
     add_handoff_parser(commands, DEFAULT_DB)
+    add_learning_parsers(commands, DEFAULT_DB)
 
     forget = commands.add_parser(
         "forget", help="delete a customer's conversations and derived data, with an audit row"

@@ -11,6 +11,13 @@ import sys
 from pathlib import Path
 
 from bot.errors import SupportbotError
+from bot.learning_commands import (  # noqa: F401  (sub-commands found by name)
+    run_discover,
+    run_labels,
+    run_models,
+    run_retrain,
+    run_review,
+)
 
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "banking_demo"
 
@@ -82,9 +89,9 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from retrieval.bot_model import BotModel
+    from bot.model_swap import serving_model
 
-    model = BotModel.load(args.model)
+    model = serving_model(args.model)
     asyncio.run(_serve(model, args.host, args.port, args.db))
     return 0
 
@@ -112,11 +119,14 @@ def run_demo(args: argparse.Namespace) -> int:
 async def _serve(model, host: str, port: int, db: str) -> None:
     from aiohttp import web
 
+    from bot.admission import drain
     from bot.server import AppDeps, create_app
     from bot.store import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
-    runner = web.AppRunner(create_app(_server_settings(model), AppDeps(model, store)))
+    settings = _server_settings(model)
+    app = create_app(settings, AppDeps(model, store))
+    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout_seconds)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -130,14 +140,18 @@ async def _serve(model, host: str, port: int, db: str) -> None:
         loop.add_signal_handler(signum, stop.set)
     await stop.wait()
     print("shutting down: finishing in-flight turns", flush=True)
+    await drain(app, settings.shutdown_timeout_seconds)
     await runner.cleanup()
 
 
-def _server_settings(model):
+def _server_settings(model, channels: bool = True):
     """Moderation and privacy settings from the model's training config; the admin token
     from the environment (SUPPORTBOT_ADMIN_TOKEN), never from a file in the project."""
     import os
 
+    from bot.action_stage import actions_from_config
+    from bot.channels.slack_config import settings_from_config
+    from bot.channels.webchat_config import WebchatSettings
     from bot.dialogue_config import DialogueConfig
     from bot.moderation import ModerationConfig, PrivacyConfig
     from bot.server import ServerSettings
@@ -148,6 +162,9 @@ def _server_settings(model):
         privacy=PrivacyConfig.model_validate(config.get("privacy") or {}),
         admin_token=os.environ.get("SUPPORTBOT_ADMIN_TOKEN") or None,
         dialogue=DialogueConfig.model_validate(config.get("dialogue") or {}),
+        actions=actions_from_config(config.get("actions")),
+        slack=settings_from_config(config.get("channels")) if channels else None,
+        webchat=WebchatSettings.model_validate((config.get("channels") or {}).get("webchat") or {}),
     )
 
 
@@ -194,7 +211,8 @@ async def _chat(model, db: str) -> None:
 
     store = SQLiteConversationStore(db)
     loop = asyncio.get_running_loop()
-    async with dialogue_runtime(_server_settings(model), AppDeps(model, store)) as runtime:
+    settings = _server_settings(model, channels=False)
+    async with dialogue_runtime(settings, AppDeps(model, store)) as runtime:
         print(f"chatting with {model.version}; Ctrl-D to quit")
         while True:
             try:

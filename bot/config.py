@@ -13,6 +13,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.actions.config import ActionsConfig
+from bot.channels.slack_config import SlackConfig
+from bot.channels.webchat_config import WebchatSettings
 from bot.dialogue_config import DialogueConfig
 from bot.errors import ConfigError
 from bot.moderation.config import ModerationConfig, PrivacyConfig
@@ -82,6 +84,32 @@ class RetrievalConfig(_Strict):
     """IVF lists searched per query (recall against speed)."""
 
 
+class LearningConfig(_Strict):
+    """The learning loop: which turns `supportbot review` picks, and when `supportbot retrain`
+    may replace the current model (docs: README, "Learning loop")."""
+
+    test_file: str | None = None
+    """Frozen labelled test set (relative to the project) that the candidate and the current
+    model are both scored on; required by retrain. Never used for picking or training."""
+    metric: Literal["accuracy", "top_intent_accuracy", "macro_f1"] = "accuracy"
+    tolerance: float = Field(default=0.005, ge=0, le=1)
+    """The candidate is promoted when its metric >= current - tolerance."""
+    labels_file: str = "data/reviewed.csv"
+    """Where retrain writes the reviewed labels as training data (relative to the project)."""
+    review_size: int = Field(default=40, gt=0)
+    """Turns per `supportbot review` when --size is not given."""
+    low_confidence: float = Field(default=0.5, gt=0, le=1)
+    """A turn below this confidence counts as a low-confidence turn."""
+
+
+class ChannelsConfig(_Strict):
+    """The transports besides the REST API, each off unless configured."""
+
+    slack: SlackConfig | None = None
+    webchat: WebchatSettings = Field(default_factory=WebchatSettings)
+    """The web chat widget; on unless `enabled: false` (it is what `supportbot demo` shows)."""
+
+
 class BotConfig(_Strict):
     """A bot project: what to train from and how."""
 
@@ -95,6 +123,8 @@ class BotConfig(_Strict):
     """Custom actions (rasa-sdk): in-process from a package, or on an action server."""
     moderation: ModerationConfig = Field(default_factory=ModerationConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    learning: LearningConfig = Field(default_factory=LearningConfig)
 
     def sources(self, root: Path) -> list[DataSource]:
         """Data sources with paths resolved against the project folder."""

@@ -11,9 +11,10 @@ claim (a greeting with no greeting intent) gets a friendly answer.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot import forms, messages
 from bot.conversation_state import ConversationState
@@ -67,8 +68,12 @@ class ConversationMemory:
             self._raw_slots[state.conversation_id] = (now, dict(state.slots))
         self._forget_idle(now)
         stored = state.to_json()
-        stored["slots"] = {name: self.redact(value) for name, value in state.slots.items()}
+        stored["slots"] = {name: self._redacted(value) for name, value in state.slots.items()}
         await self.store.save_state(state.conversation_id, stored)
+
+    def _redacted(self, value: Any) -> str:
+        """A custom action may set any JSON value; it is stored as redacted JSON text."""
+        return self.redact(value if isinstance(value, str) else json.dumps(value, default=str))
 
     def _forget_idle(self, now: float) -> None:
         idle = self.config.idle_timeout_minutes * 60
@@ -144,7 +149,7 @@ def intent_rules(memory: ConversationMemory) -> Middleware:
     intent and its responses win."""
 
     async def stage(turn: Turn, next_stage: Next) -> None:
-        intent = _confident_intent(turn) if turn.state else None
+        intent = confident_intent(turn) if turn.state else None
         form = memory.config.form_for(intent) if intent else None
         kind = small_talk(turn.text) if intent is None else None
         if intent in memory.config.handoff.intents:
@@ -161,7 +166,9 @@ def intent_rules(memory: ConversationMemory) -> Middleware:
     return stage
 
 
-def _confident_intent(turn: Turn) -> str | None:
+def confident_intent(turn: Turn) -> str | None:
+    """The intent a quick-reply payload names, or the model's when neither out of scope
+    nor ambiguous."""
     if turn.text.startswith(PAYLOAD_PREFIX):
         return turn.text[len(PAYLOAD_PREFIX) :]
     prediction = turn.analysis.prediction if turn.analysis else None
@@ -172,4 +179,6 @@ def _confident_intent(turn: Turn) -> str | None:
 
 def _utter_form(turn: Turn, reply: forms.FormReply) -> None:
     turn.action = "form"
-    turn.dispatcher.utter(reply.text, reply.buttons)
+    if reply.text:
+        turn.dispatcher.utter(reply.text, reply.buttons)
+    turn.requested_action = reply.action

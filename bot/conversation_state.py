@@ -20,7 +20,8 @@ BOT = "bot"
 @dataclass
 class ConversationState:
     conversation_id: str
-    slots: dict[str, str] = field(default_factory=dict)
+    slots: dict[str, Any] = field(default_factory=dict)
+    """Form answers (text) and values custom actions set (any JSON value)."""
     recent_intents: list[str] = field(default_factory=list)
     history: list[dict[str, str]] = field(default_factory=list)
     """[{"speaker": "customer" | "bot", "text": ...}], oldest first, redacted."""

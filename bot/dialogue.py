@@ -39,6 +39,18 @@ class Dispatcher:
         self.replies.clear()
 
 
+@dataclass(frozen=True)
+class RequestedAction:
+    """A custom action to run before the turn ends, asked for by a form that finished."""
+
+    name: str
+    form: str | None = None
+    reask: str | None = None
+    """The form's slot to ask again if the action rejects (raises `ActionExecutionRejection`)."""
+    forget_slots: tuple[str, ...] = ()
+    """Slots to drop after the action (the form's answers), unless the action set them."""
+
+
 @dataclass
 class Turn:
     """Everything known about one customer message while it is being handled."""
@@ -53,6 +65,10 @@ class Turn:
     """Slots, history and handoff status, when the conversation stages are in the chain."""
     action: str = "pending"
     error: str | None = None
+    requested_action: RequestedAction | None = None
+    """A custom action a stage asked for at the end of the turn (a finished form's)."""
+    metadata: dict = field(default_factory=dict)
+    """Extra facts for the turn's log record, e.g. which custom actions ran."""
 
     @property
     def elapsed_ms(self) -> float:

@@ -55,11 +55,18 @@ class FormSpec(_Strict):
 
     intent: str
     slots: list[SlotSpec] = Field(min_length=1)
-    done: str
+    done: str | None = None
     """The reply once every slot is filled; `{slot_name}` is replaced by its value."""
+    action: str | None = None
+    """A custom action (see `actions:`) to run once every slot is filled, with the slots in
+    its tracker; its messages follow `done`. A form needs `done`, `action` or both."""
 
     @model_validator(mode="after")
     def _done_names_known_slots(self) -> FormSpec:
+        if self.done is None and self.action is None:
+            raise ValueError("a form needs `done` (a reply), `action` (a custom action) or both")
+        if self.done is None:
+            return self
         names = {slot.name for slot in self.slots}
         for _, field, spec, conversion in string.Formatter().parse(self.done):
             if field is not None and (field not in names or spec or conversion):

@@ -18,6 +18,7 @@ import phonenumbers
 from bot import messages
 from bot.channels.base import QuickReply
 from bot.conversation_state import ConversationState
+from bot.dialogue import RequestedAction
 from bot.dialogue_config import FormSpec, SlotSpec
 from bot.moderation.output import fill_template
 
@@ -32,6 +33,8 @@ class FormReply:
     buttons: tuple[QuickReply, ...] = ()
     finished: bool = False
     """True when the form completed or was cancelled: the conversation is free again."""
+    action: RequestedAction | None = None
+    """The form's custom action, to run now that every slot is filled."""
 
 
 def extract(slot: SlotSpec, answer: str) -> str | None:
@@ -106,9 +109,23 @@ def _next_question(form: FormSpec, state: ConversationState) -> FormReply:
     if missing:
         state.requested_slot = missing[0].name
         return FormReply(missing[0].question, _buttons(missing[0]))
-    text = fill_template(form.done, state.slots, "plain")
-    _leave(state, form)
-    return FormReply(text, finished=True)
+    text = fill_template(form.done, state.slots, "plain") if form.done else ""
+    if form.action is None:
+        _leave(state, form)
+        return FormReply(text, finished=True)
+    names = tuple(slot.name for slot in form.slots)
+    action = RequestedAction(form.action, form.intent, state.requested_slot or names[-1], names)
+    state.active_form = state.requested_slot = None
+    return FormReply(text, finished=True, action=action)
+
+
+def reask(form: FormSpec, state: ConversationState, slot_name: str) -> FormReply:
+    """Open the form again at `slot_name`, e.g. when the form's action rejected the answers."""
+    slot = next((s for s in form.slots if s.name == slot_name), form.slots[-1])
+    state.active_form, state.requested_slot = form.intent, slot.name
+    state.slots.pop(slot.name, None)
+    invalid = slot.invalid or messages.FORM_INVALID[slot.kind]
+    return FormReply(f"{invalid} {slot.question}", _buttons(slot))
 
 
 def _leave(state: ConversationState, form: FormSpec) -> None:

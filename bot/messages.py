@@ -70,3 +70,7 @@ FORM_INVALID = {
     "pattern": "That isn't in the format I need.",
     "text": "That's a bit long for this.",
 }
+
+WEBCHAT_TITLE = "Support"
+
+WEBCHAT_HANDOFF = "A colleague will join this conversation shortly."

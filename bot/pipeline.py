@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from bot import messages, reply_ranking
 from bot.channels.base import QuickReply
@@ -35,17 +36,20 @@ PAYLOAD_PREFIX = "/"
 
 
 def log_turns(
-    store: ConversationStore, model_version: str, moderator: Moderator | None = None
+    store: ConversationStore,
+    model_version: str | Callable[[], str],
+    moderator: Moderator | None = None,
 ) -> Middleware:
     """Every admitted turn is written, with redacted text and the moderation verdict,
-    whatever happened inside."""
+    whatever happened inside. A callable version is read per turn (hot-swapped models)."""
     moderator = moderator or Moderator()
 
     async def stage(turn: Turn, next_stage: Next) -> None:
         try:
             await next_stage()
         finally:
-            await store.log_turn(_record(turn, model_version, moderator))
+            version = model_version() if callable(model_version) else model_version
+            await store.log_turn(_record(turn, version, moderator))
 
     return stage
 
@@ -65,7 +69,7 @@ def _record(turn: Turn, model_version: str, moderator: Moderator) -> TurnRecord:
         moderation=moderation_record(turn),
         latency_ms=round(turn.elapsed_ms, 3),
         model_version=model_version,
-        metadata={"error": turn.error} if turn.error else {},
+        metadata={**turn.metadata, **({"error": turn.error} if turn.error else {})},
         opt_out=turn.message.metadata.get("training_opt_out") is True,
     )
 
@@ -106,8 +110,12 @@ class ResponsePolicy:
         self.random = random.Random(seed)
         self.history = history
         """The conversation log's reader: recent turns are the ranker's context."""
-        retrieval = model.manifest.retrieval
-        self.min_score = retrieval.min_score if retrieval else 1.0
+
+    @property
+    def min_score(self) -> float:
+        """Read per turn: the model may be swapped while serving (bot/model_swap.py)."""
+        retrieval = self.model.manifest.retrieval
+        return retrieval.min_score if retrieval else 1.0
 
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
         context = await self._context(turn)
@@ -199,20 +207,33 @@ def default_stages(
     max_chars: int,
     moderator: Moderator | None = None,
     memory: ConversationMemory | None = None,
+    actions: ActionStages | None = None,
 ) -> list[Middleware]:
     """The stages in order; with `memory`, the conversation stages (state, handoff, forms,
-    small talk) join in around moderation and the model."""
+    small talk) join in around moderation and the model, and with `actions` too, custom
+    actions run for mapped intents and finished forms."""
     moderator = moderator or Moderator(max_chars=max_chars)
     remembered = memory is not None
+    acting = remembered and actions is not None
     return [
         sender_limit(moderator),
-        log_turns(store, model.version, moderator),
+        log_turns(store, lambda: model.version, moderator),
         error_boundary,
         moderate_out(moderator),
         *([track_conversation(memory)] if remembered else []),
+        *([actions.form_actions] if acting else []),
         moderate_in(moderator),
         *([dialogue_rules(memory)] if remembered else []),
         understand(analyse),
         *([intent_rules(memory)] if remembered else []),
+        *([actions.intent_actions] if acting else []),
         ResponsePolicy(model, history=store.history),
     ]
+
+
+class ActionStages(Protocol):
+    """The custom-action stages (`bot.action_stage.ActionPolicy`), given to `default_stages`."""
+
+    async def form_actions(self, turn: Turn, next_stage: Next) -> None: ...
+
+    async def intent_actions(self, turn: Turn, next_stage: Next) -> None: ...

@@ -13,17 +13,24 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
+from bot.action_stage import action_policy
+from bot.actions import ActionsConfig
 from bot.admin import HANDOFF_STATES, add_admin_routes
+from bot.admission import AdmissionGate, add_admission
 from bot.batching import MicroBatcher
 from bot.channels import rest
+from bot.channels.slack import SlackSettings, add_slack_routes
+from bot.channels.webchat import WebchatSettings, add_webchat_routes
 from bot.conversation_stages import ConversationMemory, StateStore
 from bot.dialogue import DialogueManager
 from bot.dialogue_config import DialogueConfig
 from bot.handoff import HandoffNotifier
 from bot.http_errors import RequestError, json_errors
+from bot.model_swap import add_model_routes
 from bot.moderation import ModerationConfig, Moderator, PrivacyConfig
 from bot.pipeline import default_stages
 from bot.privacy import retention_context
+from bot.review_page import add_review_routes
 from bot.state_store import SQLiteStateStore
 from bot.store import ConversationStore
 from retrieval.bot_model import Analysis, BotModel
@@ -44,6 +51,16 @@ class ServerSettings:
     admin_token: str | None = None
     """Bearer token for /admin/*; None disables those endpoints."""
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    actions: ActionsConfig | None = None
+    """Custom actions (bot/action_stage.py); None: the bot has none."""
+    max_pending_turns: int = 256
+    """Turns in progress at once; beyond it requests get 503 with Retry-After."""
+    retry_after_seconds: int = 1
+    shutdown_timeout_seconds: float = 30.0
+    """How long shutdown waits for the turns in progress."""
+    slack: SlackSettings | None = None
+    """Tokens resolved from the environment (bot.channels.slack_config); None: no Slack."""
+    webchat: WebchatSettings = field(default_factory=WebchatSettings)
 
 
 @dataclass
@@ -59,7 +76,13 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app[DEPS] = deps
     app.cleanup_ctx.append(_runtime(settings, deps))
     app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))
+    gate = AdmissionGate(settings.max_pending_turns, settings.retry_after_seconds)
+    add_admission(app, gate, settings.shutdown_timeout_seconds)
     add_admin_routes(app, settings.admin_token, deps.store)
+    add_slack_routes(app, settings.slack, MANAGER, getattr(deps.store, "path", ":memory:"))
+    add_model_routes(app, deps.model)
+    add_review_routes(app, deps.model)
+    add_webchat_routes(app, settings.webchat, settings.max_message_chars)
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
     app.router.add_get("/webhooks/rest/", rest_status)
@@ -80,19 +103,28 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
     """The dialogue manager with its batcher, state store and handoff notifier; on exit the
     queued turns finish, then everything is closed in order. Shared by server and chat."""
     batcher: MicroBatcher[str, Analysis] = MicroBatcher(deps.model.analyse, settings.max_batch)
-    batcher.start()
     moderator = Moderator(settings.moderation, settings.max_message_chars)
     states = deps.states or SQLiteStateStore(getattr(deps.store, "path", ":memory:"))
     handoff = settings.dialogue.handoff
     notifier = HandoffNotifier(handoff.webhook_url, handoff.webhook_timeout_seconds)
     memory = ConversationMemory(settings.dialogue, states, notifier, moderator.pii.redact)
+    actions = action_policy(settings.actions, deps.model, memory, deps.store.history)
     stages = default_stages(
-        deps.model, deps.store, batcher.submit, settings.max_message_chars, moderator, memory
+        deps.model,
+        deps.store,
+        batcher.submit,
+        settings.max_message_chars,
+        moderator,
+        memory,
+        actions,
     )
+    batcher.start()
     try:
         yield Runtime(DialogueManager(stages), batcher.submit, states)
     finally:
         await batcher.aclose()
+        if actions is not None:
+            await actions.close()
         await notifier.close()
         await states.close()
         await deps.store.close()

@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS audit_log (
     subject TEXT,
     details TEXT
 );
+CREATE TABLE IF NOT EXISTS feedback (
+    turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
+    conversation_id TEXT NOT NULL,
+    value INTEGER NOT NULL,
+    created_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_feedback_conversation ON feedback (conversation_id);
 """
 
 # Columns added after the first release; `_create_schema` adds them to older files.
@@ -111,6 +118,11 @@ SELECT_HISTORY = """
 SELECT * FROM (
     SELECT * FROM turns WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?
 ) ORDER BY created_at, id
+"""
+
+UPSERT_FEEDBACK = """
+INSERT INTO feedback (turn_id, conversation_id, value, created_at) VALUES (?, ?, ?, ?)
+ON CONFLICT(turn_id) DO UPDATE SET value = excluded.value, created_at = excluded.created_at
 """
 
 
@@ -272,6 +284,31 @@ class SQLiteConversationStore:
     def _read_history(self, conversation_id: str, limit: int) -> list[dict]:
         rows = self._db.query(SELECT_HISTORY, [conversation_id, limit])
         return [_decode_turn(row) for row in rows]
+
+    async def record_feedback(self, conversation_id: str, turn_id: int, value: int) -> bool:
+        """A customer's rating (+1 / -1) of a turn's replies, replacing an earlier one; False
+        when the turn is not in that conversation, so nobody rates another's turns."""
+        return await self._run(self._write_feedback, conversation_id, turn_id, value)
+
+    def _write_feedback(self, conversation_id: str, turn_id: int, value: int) -> bool:
+        with self._db.atomic():
+            owned = self._db.execute(
+                "SELECT 1 FROM turns WHERE id = ? AND conversation_id = ?",
+                [turn_id, conversation_id],
+            ).fetchone()
+            if owned:
+                self._db.execute(UPSERT_FEEDBACK, [turn_id, conversation_id, value, time.time()])
+        return owned is not None
+
+    async def feedback(self, conversation_id: str) -> dict[int, int]:
+        """The conversation's ratings by turn id."""
+        return await self._run(self._read_feedback, conversation_id)
+
+    def _read_feedback(self, conversation_id: str) -> dict[int, int]:
+        rows = self._db.execute(
+            "SELECT turn_id, value FROM feedback WHERE conversation_id = ?", [conversation_id]
+        ).fetchall()
+        return {int(turn_id): int(value) for turn_id, value in rows}
 
     async def call(self, func: Callable[..., T], *args: Any) -> T:
         """Run `func(db, *args)` on the store's thread, with its connection: for maintenance

@@ -95,8 +95,11 @@ class LexicalModel:
         (model_dir / LEXICAL_WEIGHTS_FILE).parent.mkdir(parents=True, exist_ok=True)
         save_file(tensors, str(model_dir / LEXICAL_WEIGHTS_FILE))
         vocab = [
-            {"analyzer": b.spec.analyzer, "ngram_range": list(b.spec.ngram_range),
-             "vocabulary": b.vocabulary}
+            {
+                "analyzer": b.spec.analyzer,
+                "ngram_range": list(b.spec.ngram_range),
+                "vocabulary": b.vocabulary,
+            }
             for b in self.blocks
         ]
         (model_dir / LEXICAL_VOCAB_FILE).write_text(

@@ -17,6 +17,10 @@ from training.train import train_model
 def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
     project = tmp_path / "bot"
     scaffold_project(project)
+    # The intent classifier is what the modes change; without dialogues and articles the
+    # ranker and knowledge base (tested elsewhere) are not trained again here.
+    (project / "data" / "dialogues.jsonl").unlink()
+    (project / "data" / "kb" / "shop-help.md").unlink()
     config_path = project / "supportbot.yml"
     config = yaml.safe_load(config_path.read_text())
     config["training"].update(mode=mode, finetune_epochs=1)

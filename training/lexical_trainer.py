@@ -25,8 +25,9 @@ def fit_lexical_model(
     advantage (their rows stay zero, their bias very negative)."""
     min_df = 2 if len(texts) >= MIN_DF_FROM else 1
     blocks = [_fit_block(spec, texts, min_df) for spec in FEATURE_BLOCKS]
-    partial = LexicalModel(blocks, np.zeros((n_labels, _width(blocks)), np.float32),
-                           np.zeros(n_labels, np.float32))
+    partial = LexicalModel(
+        blocks, np.zeros((n_labels, _width(blocks)), np.float32), np.zeros(n_labels, np.float32)
+    )
     features = partial.features(texts)
     seen = np.unique(targets)
     weight = np.zeros((n_labels, features.shape[1]), dtype=np.float32)

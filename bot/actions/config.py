@@ -5,6 +5,8 @@
       kind: remote            # or: local
       url: http://127.0.0.1:5055
       timeout_seconds: 5
+      intents:                # a confident intent runs its action instead of a response
+        order_status: action_check_order
 """
 
 from __future__ import annotations
@@ -18,12 +20,30 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
 Timeout = Annotated[float, Field(gt=0, le=120)]
+ACTION_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
 
 
-class LocalActionsConfig(BaseModel):
-    """Actions imported from a Python package and run in the bot's process."""
+class _WhenToRun(BaseModel):
+    """What both kinds share: which intents run which action, and the followup limit."""
 
     model_config = ConfigDict(extra="forbid")
+
+    intents: dict[str, str] = Field(default_factory=dict)
+    """Intent name -> action name, like a Rasa rule `intent: x` then `action: y`."""
+    max_followups: int = Field(5, ge=0, le=10)
+    """`FollowupAction`s run in one turn at most; more is taken for a loop and stopped."""
+
+    @field_validator("intents")
+    @classmethod
+    def _action_names(cls, value: dict[str, str]) -> dict[str, str]:
+        for intent, action in value.items():
+            if not ACTION_NAME.match(action):
+                raise ValueError(f"{intent}: {action!r} is not an action name")
+        return value
+
+
+class LocalActionsConfig(_WhenToRun):
+    """Actions imported from a Python package and run in the bot's process."""
 
     kind: Literal["local"]
     package: str
@@ -38,10 +58,8 @@ class LocalActionsConfig(BaseModel):
         return value
 
 
-class RemoteActionsConfig(BaseModel):
+class RemoteActionsConfig(_WhenToRun):
     """Actions served by a rasa-sdk action server (`python -m rasa_sdk`)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     kind: Literal["remote"]
     url: str

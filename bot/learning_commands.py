@@ -1,0 +1,200 @@
+"""The learning-loop sub-commands: `review`, `labels export|import`, `discover`, `retrain`
+and `models list|add|promote|rollback`. Training code is imported inside the commands, so
+`serve` never loads it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bot.config import CONFIG_FILENAME, LearningConfig, load_config
+from bot.errors import SupportbotError
+
+
+def add_learning_parsers(commands, default_db: str) -> None:
+    review = commands.add_parser("review", help="pick logged turns most worth a human look")
+    _model_and_db(review, default_db)
+    review.add_argument("--size", type=int, help="turns to pick (default: learning.review_size)")
+    review.add_argument("--project", type=Path, help="bot project whose learning: settings apply")
+    review.add_argument("--out", type=Path, help="also export the queued picks (.csv or .jsonl)")
+    review.add_argument("--seed", type=int, default=0)
+    review.add_argument("--json", action="store_true", help="print JSON lines")
+
+    labels = commands.add_parser("labels", help="export picks or import reviewed labels")
+    actions = labels.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="queued picks (or --labelled labels) to a file")
+    export.add_argument("file", type=Path, metavar="FILE.csv|FILE.jsonl")
+    export.add_argument("--labelled", action="store_true", help="export the stored labels")
+    load = actions.add_parser("import", help="store the reviewed rows of a file")
+    load.add_argument("file", type=Path, metavar="FILE.csv|FILE.jsonl")
+    load.add_argument("--reviewer", default="import", help="name recorded with the labels")
+    for action in (export, load):
+        action.add_argument("--db", default=default_db, help="SQLite conversation log")
+
+    discover = commands.add_parser("discover", help="candidate new intents from fallbacks")
+    _model_and_db(discover, default_db)
+    discover.add_argument("--min-size", type=int, default=5)
+    discover.add_argument("--distance", type=float, default=0.35, help="cosine merge distance")
+    discover.add_argument("--json", action="store_true")
+
+    retrain = commands.add_parser("retrain", help="merge labels, train, promote if not worse")
+    retrain.add_argument("project", type=Path)
+    retrain.add_argument("--models", type=Path, required=True, metavar="ROOT")
+    retrain.add_argument("--db", default=default_db, help="SQLite conversation log")
+
+    models = commands.add_parser("models", help="list, add, promote or roll back model versions")
+    model_actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    listing = model_actions.add_parser("list", help="versions with their scores")
+    listing.add_argument("--json", action="store_true")
+    add = model_actions.add_parser("add", help="copy a trained model directory in as a version")
+    add.add_argument("model_dir", type=Path)
+    add.add_argument("--promote", action="store_true")
+    promote = model_actions.add_parser("promote", help="serve a version")
+    promote.add_argument("version")
+    rollback = model_actions.add_parser("rollback", help="serve the previously promoted version")
+    for action in (listing, add, promote, rollback):
+        action.add_argument("--models", type=Path, required=True, metavar="ROOT")
+
+
+def _model_and_db(parser: argparse.ArgumentParser, default_db: str) -> None:
+    parser.add_argument(
+        "--model", type=Path, required=True, metavar="MODEL_DIR", help="or a registry root"
+    )
+    parser.add_argument("--db", default=default_db, help="SQLite conversation log")
+
+
+def _learning(project: Path | None) -> LearningConfig:
+    if project is None:
+        return LearningConfig()
+    return load_config(project / CONFIG_FILENAME).learning
+
+
+def _existing_db(path: str):
+    from bot.store import open_database
+
+    if path == ":memory:" or not Path(path).is_file():
+        raise SupportbotError(f"{path}: no conversation log at this path")
+    return open_database(path)
+
+
+def run_review(args: argparse.Namespace) -> int:
+    from retrieval.model_registry import resolve_model_dir
+    from training.labels import export_rows, write_rows
+    from training.review import run_review as pick
+
+    learning = _learning(args.project)
+    _existing_db(args.db).close()
+    size = args.size or learning.review_size
+    picks = pick(Path(args.db), resolve_model_dir(args.model), size, learning, args.seed)
+    for p in picks:
+        if args.json:
+            print(json.dumps(p.to_json(), ensure_ascii=False))
+        else:
+            print(f"{p.turn_id:>8}  {p.score:5.2f}  {','.join(p.reasons) or '-':<28} {p.message}")
+    if args.out:
+        db = _existing_db(args.db)
+        try:
+            count = write_rows(export_rows(db), args.out)
+        finally:
+            db.close()
+        print(f"{count} queued pick(s) written to {args.out}")
+    print(f"{len(picks)} turn(s) queued for review")
+    return 0
+
+
+def run_labels(args: argparse.Namespace) -> int:
+    from training.labels import export_rows, import_labels, write_rows
+
+    db = _existing_db(args.db)
+    try:
+        if args.labels_command == "export":
+            count = write_rows(export_rows(db, labelled=args.labelled), args.file)
+            print(f"{count} row(s) written to {args.file}")
+        else:
+            result = import_labels(db, args.file, args.reviewer)
+            print(f"{result.stored} label(s) stored, {result.skipped} row(s) without an intent")
+    finally:
+        db.close()
+    return 0
+
+
+def run_discover(args: argparse.Namespace) -> int:
+    from retrieval.bot_model import BotModel
+    from retrieval.model_registry import resolve_model_dir
+    from training.intent_discovery import discover_intents
+
+    db = _existing_db(args.db)
+    try:
+        model = BotModel.load(resolve_model_dir(args.model))
+        candidates = discover_intents(db, model, args.min_size, args.distance)
+    finally:
+        db.close()
+    for c in candidates:
+        if args.json:
+            print(json.dumps(c.to_json(), ensure_ascii=False))
+        else:
+            print(f"{c.name} ({c.size} messages, cohesion {c.cohesion}):")
+            print("".join(f"    {text}\n" for text in c.examples), end="")
+    if not args.json:
+        print(f"{len(candidates)} candidate intent(s)")
+    return 0
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from training.retrain import retrain
+
+    db = _existing_db(args.db)
+    try:
+        result = retrain(args.project, args.models, db, progress=lambda line: print(line))
+    finally:
+        db.close()
+    print(json.dumps(result.to_json(), indent=2))
+    return 0
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from retrieval.model_registry import ModelRegistry
+
+    registry = ModelRegistry(args.models)
+    if args.models_command == "list":
+        _print_versions(registry, args.json)
+    elif args.models_command == "add":
+        import shutil
+        import tempfile
+
+        from retrieval.model_dir import read_manifest
+
+        read_manifest(args.model_dir)
+        args.models.mkdir(parents=True, exist_ok=True)
+        copy = Path(tempfile.mkdtemp(prefix=".adding-", dir=args.models)) / "model"
+        shutil.copytree(args.model_dir, copy)
+        version = registry.add(copy)
+        shutil.rmtree(copy.parent, ignore_errors=True)
+        if args.promote:
+            registry.promote(version, reason="add")
+        print(f"added {version}" + (" (current)" if args.promote else ""))
+    elif args.models_command == "promote":
+        registry.promote(args.version, reason="manual")
+        print(f"current: {args.version}")
+    else:
+        print(f"rolled back; current: {registry.rollback()}")
+    return 0
+
+
+def _print_versions(registry, as_json: bool) -> None:
+    versions = registry.versions()
+    if as_json:
+        print(json.dumps([v.to_json() for v in versions], indent=2))
+        return
+    if not versions:
+        print(f"no model versions in {registry.root}")
+    for v in versions:
+        scores = v.evaluation or {}
+        shown = ", ".join(
+            f"{k} {scores[k]}"
+            for k in ("accuracy", "top_intent_accuracy", "macro_f1")
+            if k in scores
+        )
+        marker = "*" if v.current else " "
+        print(f"{marker} {v.version}  {v.created_at}  {shown or 'not evaluated'}")

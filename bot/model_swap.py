@@ -1,0 +1,134 @@
+"""Hot swap: a running server moves to a newly promoted model without a restart and
+without failing a request.
+
+`ModelHolder` stands in for the `BotModel` everywhere the runtime holds one. Each call reads
+the current model once, so a batch already in the model thread finishes on the model it
+started with while the next batch uses the new one. The new model is loaded off the event
+loop, completely, before the swap; a version that fails to load is logged and the old one
+keeps serving. The holder follows a registry's `current` pointer (retrieval/model_registry.py)
+by polling, and `POST /admin/models/reload` asks it to look now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.admin import _authenticated
+from retrieval.bot_model import Analysis, BotModel
+from retrieval.model_registry import ModelRegistry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_POLL_SECONDS = 2.0
+HOLDER = web.AppKey("model_holder", object)
+
+
+class ModelHolder:
+    """A BotModel whose weights can be replaced while it serves; attribute reads go to the
+    model current at the time of the read."""
+
+    def __init__(
+        self,
+        model: BotModel,
+        registry: ModelRegistry | None = None,
+        poll_seconds: float = DEFAULT_POLL_SECONDS,
+    ):
+        self._model = model
+        self.registry = registry
+        self.poll_seconds = poll_seconds
+        self.loaded = registry.current_version() if registry else None
+        """The registry version being served (a folder name; may differ from model.version)."""
+        self._reload_lock = asyncio.Lock()
+
+    @property
+    def current(self) -> BotModel:
+        return self._model
+
+    def analyse(self, texts: list[str]) -> list[Analysis]:
+        """One batch on one model, whatever is swapped in meanwhile."""
+        return self._model.analyse(texts)
+
+    def swap(self, model: BotModel, loaded: str | None = None) -> None:
+        self._model = model
+        self.loaded = loaded
+
+    def __getattr__(self, name: str):
+        return getattr(self._model, name)
+
+    async def reload(self) -> bool:
+        """Load the registry's current version if it is not the one served; True when it
+        swapped. Errors (a broken or missing version) propagate; the old model stays."""
+        if self.registry is None:
+            return False
+        async with self._reload_lock:
+            version = self.registry.current_version()
+            if version is None or version == self.loaded:
+                return False
+            model = await asyncio.to_thread(BotModel.load, self.registry.version_dir(version))
+            previous = self._model.version
+            self.swap(model, version)
+            log.info("model swapped: %s -> %s", previous, model.version)
+            return True
+
+    async def follow(self) -> None:
+        """Poll the registry until cancelled; a failed load is logged and retried next poll."""
+        while True:
+            await asyncio.sleep(self.poll_seconds)
+            try:
+                await self.reload()
+            except Exception:
+                log.exception("cannot load the promoted model from %s", self.registry.root)
+
+
+def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> BotModel:
+    """What `supportbot serve --model PATH` serves: a model directory as is, or a registry
+    root's current version behind a holder that follows later promotions."""
+    registry = ModelRegistry(path)
+    if not registry.is_registry():
+        return BotModel.load(path)
+    model = BotModel.load(registry.current_dir())
+    return ModelHolder(model, registry, poll_seconds)  # type: ignore[return-value]
+
+
+def add_model_routes(app: web.Application, model: object) -> None:
+    """With a holder: follow its registry while the app runs, and POST /admin/models/reload."""
+    if not isinstance(model, ModelHolder):
+        return
+    app[HOLDER] = model
+    app.router.add_post("/admin/models/reload", _authenticated(reload_model))
+    if model.registry is not None:
+        app.cleanup_ctx.append(_following(model))
+
+
+def _following(holder: ModelHolder):
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.get_running_loop().create_task(holder.follow(), name="model-follower")
+        yield
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    return context
+
+
+async def reload_model(request: web.Request) -> web.Response:
+    holder: ModelHolder = request.app[HOLDER]
+    try:
+        changed = await holder.reload()
+    except Exception:
+        log.exception("cannot load the promoted model")
+        return web.json_response(
+            {
+                "error": "the promoted model could not be loaded; still serving the previous one",
+                "model": holder.version,
+            },
+            status=500,
+        )
+    return web.json_response({"model": holder.version, "changed": changed})

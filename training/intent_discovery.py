@@ -1,0 +1,107 @@
+"""`supportbot discover`: candidate new intents from the messages the bot could not place.
+
+Messages that fell to fallback, were judged out of scope or were answered only from the
+knowledge base are embedded with the serving encoder and grouped by agglomerative
+clustering on cosine distance (no cluster count to guess, and outliers stay singletons).
+Each group of at least `min_size` messages is a candidate: its most typical examples are
+the ones nearest its centroid, and its suggested name comes from its most frequent
+content words. A person decides; nothing is added to the data automatically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import sqlite_utils
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.feature_extraction.text import CountVectorizer
+
+from bot.review_labels import ensure_schema
+from retrieval.bot_model import BotModel
+from training.review import encode_texts
+
+FELL_THROUGH = """
+SELECT t.id AS turn_id, t.message FROM turns t JOIN conversations c ON c.id = t.conversation_id
+WHERE c.opt_out = 0 AND t.message IS NOT NULL AND t.message != '' AND t.message NOT LIKE '/%'
+  AND (t.action IN ('fallback', 'retrieval') OR t.out_of_scope = 1)
+  AND t.id NOT IN (SELECT turn_id FROM review_labels)
+ORDER BY t.id DESC LIMIT ?
+"""
+MAX_MESSAGES = 5000
+NAME_WORDS = 3
+
+
+@dataclass(frozen=True)
+class CandidateIntent:
+    name: str
+    """A suggestion from frequent words; the reviewer names the intent."""
+    size: int
+    cohesion: float
+    """Mean cosine similarity of the members to their centroid."""
+    examples: list[str]
+    """The most typical members, nearest the centroid first."""
+    turn_ids: list[int]
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def discover_intents(
+    db: sqlite_utils.Database,
+    model: BotModel,
+    min_size: int = 5,
+    distance: float = 0.35,
+    examples: int = 5,
+) -> list[CandidateIntent]:
+    """Candidates, largest first. `distance` is the average-linkage cosine distance below
+    which two groups merge."""
+    ensure_schema(db)
+    rows = list(db.query(FELL_THROUGH, [MAX_MESSAGES]))
+    unique = list({" ".join(r["message"].lower().split()): r for r in rows}.values())
+    if len(unique) < max(min_size, 2):
+        return []
+    texts = [r["message"] for r in unique]
+    vectors = _unit(encode_texts(model, texts))
+    labels = AgglomerativeClustering(
+        n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
+    ).fit_predict(vectors)
+    candidates = []
+    for cluster in np.unique(labels):
+        members = np.flatnonzero(labels == cluster)
+        if len(members) >= min_size:
+            candidates.append(_candidate(members, vectors, unique, examples))
+    return sorted(candidates, key=lambda c: (-c.size, -c.cohesion))
+
+
+def _candidate(
+    members: np.ndarray, vectors: np.ndarray, rows: list[dict], examples: int
+) -> CandidateIntent:
+    centroid = vectors[members].mean(axis=0)
+    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
+    similarity = vectors[members] @ centroid
+    order = members[np.argsort(-similarity)]
+    texts = [rows[i]["message"] for i in order]
+    return CandidateIntent(
+        suggest_name(texts),
+        len(members),
+        round(float(similarity.mean()), 4),
+        texts[:examples],
+        [int(rows[i]["turn_id"]) for i in order],
+    )
+
+
+def suggest_name(texts: list[str]) -> str:
+    """The most frequent content words, joined with '_' (e.g. `crypto_exchange`)."""
+    try:
+        counts = CountVectorizer(stop_words="english", token_pattern=r"(?u)\b[a-z]{3,}\b")
+        matrix = counts.fit_transform(t.lower() for t in texts)
+    except ValueError:
+        return "new_intent"
+    totals = np.asarray(matrix.sum(axis=0)).ravel()
+    words = counts.get_feature_names_out()[np.argsort(-totals, kind="stable")][:NAME_WORDS]
+    return "_".join(words) or "new_intent"
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
