@@ -100,6 +100,7 @@ def _delete_sender(
                 sql = f"DELETE FROM derived_rows WHERE kind = ? AND {where}"
                 counts[key] = db.execute(sql, [kind, *conversations]).rowcount
             counts["turns"] = db.execute(f"DELETE FROM turns WHERE {where}", conversations).rowcount
+            _delete_conversation_rows(db, conversations)
             sql = f"DELETE FROM conversations WHERE id IN ({marks})"
             counts["conversations"] = db.execute(sql, conversations).rowcount
         audit_id = _audit(
@@ -107,6 +108,21 @@ def _delete_sender(
         )
     _checkpoint(db)
     return ForgetReport(**counts, audit_id=audit_id)
+
+
+CONVERSATION_TABLES = (
+    ("conversation_state", "conversation_id"),
+    ("webchat_sessions", "conversation_id"),
+)
+"""Rows other parts of the bot keep per conversation in the same file (dialogue state, web
+chat session tokens): gone with the conversation, so an old token opens nothing."""
+
+
+def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str]) -> None:
+    marks = ",".join("?" * len(conversations))
+    for table, column in CONVERSATION_TABLES:
+        if db[table].exists():
+            db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", conversations)
 
 
 def _checkpoint(db: sqlite_utils.Database) -> None:

@@ -251,3 +251,37 @@ def test_webchat_settings_are_validated_with_their_key_path():
     [problem] = bad.value.errors()
     assert problem["loc"] == ("channels", "webchat", "allowed_origins")
     assert "'shop.example': expected '*' or an origin like https://host" in problem["msg"]
+
+
+async def test_forgetting_the_customer_removes_their_session_and_state(tiny_model, tmp_path):
+    from bot.privacy import forget_sender
+    from bot.store import SQLiteConversationStore
+
+    db = tmp_path / "log.db"
+    async with live_server(tiny_model, db) as live, aiohttp.ClientSession() as session:
+        async with session.post(live.url + "/webchat/api/sessions") as response:
+            token = (await response.json())["token"]
+        headers = {TOKEN: token}
+        async with session.post(
+            live.url + "/webchat/api/messages", json={"text": "hi"}, headers=headers
+        ) as r:
+            assert r.status == 200
+    [conversation] = [
+        row["conversation_id"] for row in sqlite_utils.Database(db)["webchat_sessions"].rows
+    ]
+    store = await SQLiteConversationStore.open(str(db))
+    try:
+        report = await forget_sender(store, conversation, "test")
+    finally:
+        await store.close()
+    assert report.turns == 1
+    database = sqlite_utils.Database(db)
+    assert list(database["webchat_sessions"].rows) == []
+    assert (
+        list(
+            database.query(
+                "SELECT * FROM conversation_state WHERE conversation_id = ?", [conversation]
+            )
+        )
+        == []
+    )
