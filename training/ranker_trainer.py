@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,9 +56,13 @@ class RankerSettings:
     ngrams: NgramSettings = field(default_factory=NgramSettings)
 
 
-def ranker_settings(seed: int) -> RankerSettings:
-    """The defaults, seeded with the project's one training seed."""
-    return RankerSettings(finetune=FinetuneSettings(seed=seed), ngrams=NgramSettings(seed=seed))
+def ranker_settings(seed: int, minutes: float | None = None) -> RankerSettings:
+    """The defaults, seeded with the project's one training seed; `minutes` is the
+    fine-tuning time budget (config `training.ranker_minutes`)."""
+    finetune = FinetuneSettings(seed=seed)
+    if minutes is not None:
+        finetune = replace(finetune, max_seconds=minutes * 60)
+    return RankerSettings(finetune=finetune, ngrams=NgramSettings(seed=seed))
 
 
 @dataclass

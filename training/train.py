@@ -95,9 +95,10 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             data, encoder, config.retrieval, stage, config.training.seed, Path(out), progress
         )
         files += export_serving_encoder(prepared, stage, progress)
-        ranker = train_ranker(
-            data.dialogues, responses, stage, ranker_settings(config.training.seed), progress
-        )
+        ranker = None
+        if config.training.ranker_minutes > 0:
+            settings = ranker_settings(config.training.seed, config.training.ranker_minutes)
+            ranker = train_ranker(data.dialogues, responses, stage, settings, progress)
         files += ranker.files if ranker else []
         metrics = {
             **prepared.metrics,
