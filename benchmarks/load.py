@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.encoder_latency import machine_info  # noqa: E402
+from bot.messages import RATE_LIMITED  # noqa: E402
 from bot.testing import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,13 +114,18 @@ async def run_level(session, url: str, texts: list[str], concurrency: int, total
 
     async def customer(number: int) -> None:
         for index in counter:
-            body = {"sender": f"load-{concurrency}-{number}", "message": texts[index % len(texts)]}
+            # One conversation per request: a single sender sending hundreds of messages back
+            # to back would be answered by the per-sender rate limit, not by the model.
+            body = {"sender": f"load-{concurrency}-{index}", "message": texts[index % len(texts)]}
             started = time.perf_counter()
             try:
                 async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
-                    await response.read()
+                    replies = await response.json() if response.status == 200 else None
                     if response.status != 200:
                         errors[str(response.status)] = errors.get(str(response.status), 0) + 1
+                        continue
+                    if any(reply.get("text") == RATE_LIMITED for reply in replies):
+                        errors["rate_limited"] = errors.get("rate_limited", 0) + 1
                         continue
             except OSError as exc:
                 errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1

@@ -17,13 +17,12 @@ from training.train import train_model
 def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
     project = tmp_path / "bot"
     scaffold_project(project)
-    # The intent classifier is what the modes change; without dialogues and articles the
-    # ranker and knowledge base (tested elsewhere) are not trained again here.
-    (project / "data" / "dialogues.jsonl").unlink()
+    # The intent classifier is what the modes change: the ranker (skipped by its zero time
+    # budget) and the knowledge base (no articles) are tested elsewhere.
     (project / "data" / "kb" / "shop-help.md").unlink()
     config_path = project / "supportbot.yml"
     config = yaml.safe_load(config_path.read_text())
-    config["training"].update(mode=mode, finetune_epochs=1)
+    config["training"].update(mode=mode, finetune_epochs=1, ranker_minutes=0)
     config_path.write_text(yaml.safe_dump(config))
 
     train_model(project, tmp_path / "model", progress=lambda line: None)
@@ -31,6 +30,7 @@ def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
     manifest = read_manifest(tmp_path / "model")
     assert manifest.classifier.mode == mode
     assert manifest.classifier.encoder == "encoder"
+    assert manifest.ranker is None and not (tmp_path / "model" / "ranker").exists()
     assert (tmp_path / "model" / "encoder" / "model.safetensors").is_file()
     assert manifest.metrics["trainable_parameters"] > 0
     if mode == "lora":
