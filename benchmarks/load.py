@@ -2,8 +2,9 @@
 
 Starts the real server (`python -m bot.cli serve`) on a free loopback port with the demo
 bot (trained first if `models/banking-demo` is missing), then drives the Rasa REST
-webhook with an aiohttp client: at each concurrency level, that many simulated customers
-(one sender id each) send BANKING77 test messages back to back. The raw encoder's batched
+webhook with an aiohttp client: at each concurrency level, that many clients send
+BANKING77 test messages back to back, each message as a new conversation (so the
+per-sender rate limit never answers instead of the model). The raw encoder's batched
 throughput (the serving int8 encoder, batches of 64, no server) is measured in the same
 run as the ceiling the server's throughput is compared with.
 
