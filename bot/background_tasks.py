@@ -49,3 +49,13 @@ class BackgroundTasks:
             task.cancel()
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def stop_task(task: asyncio.Task) -> None:
+    """Cancel a loop that runs for the app's lifetime (retention, model following) and wait
+    until it has really finished, so shutdown never leaves it running."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass

@@ -19,6 +19,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.admin import _authenticated
+from bot.background_tasks import stop_task
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.model_registry import ModelRegistry
 
@@ -109,11 +110,7 @@ def _following(holder: ModelHolder):
     async def context(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.get_running_loop().create_task(holder.follow(), name="model-follower")
         yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        await stop_task(task)
 
     return context
 

@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 
 import sqlite_utils
 
+from bot.background_tasks import stop_task
 from bot.moderation.config import PrivacyConfig
 
 log = logging.getLogger(__name__)
@@ -235,11 +236,7 @@ def retention_context(config: PrivacyConfig, store: MaintainableStore):
             return
         task = asyncio.get_running_loop().create_task(_retention_loop(config, store))
         yield
-        task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            pass
+        await stop_task(task)
 
     return lifecycle
 

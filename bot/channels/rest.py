@@ -15,7 +15,11 @@ MAX_SENDER_CHARS = 128
 
 
 async def read_json_object(request: web.Request) -> dict:
-    body = await request.read()
+    return parse_json_object(await request.read())
+
+
+def parse_json_object(body: bytes) -> dict:
+    """A request body that must be one JSON object; `RequestError` (400) says what is wrong."""
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background_tasks import BackgroundTasks
 from bot.channels import slack_messages as sm
 from bot.channels.base import InboundMessage
+from bot.channels.rest import parse_json_object
 from bot.channels.slack_config import CONFIG_KEY, SlackSettings
 from bot.channels.slack_dedupe import SlackEventStore
 from bot.channels.slack_verify import SlackRequestVerifier
@@ -214,13 +215,7 @@ async def _verified_body(request: web.Request, verifier: SlackRequestVerifier) -
 
 def _events_handler(verifier: SlackRequestVerifier):
     async def handler(request: web.Request) -> web.Response:
-        body = await _verified_body(request, verifier)
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise RequestError("request body is not valid JSON") from None
-        if not isinstance(payload, dict):
-            raise RequestError("request body must be a JSON object")
+        payload = parse_json_object(await _verified_body(request, verifier))
         if payload.get("type") == "url_verification":
             return web.json_response({"challenge": payload.get("challenge")})
         await request.app[SLACK].accept_event(payload)
