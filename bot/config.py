@@ -62,6 +62,9 @@ class TrainingConfig(_Strict):
     """Fuse a word/character n-gram model with the vector head when held-out data says so."""
     lexical_regularisation: float = Field(default=30.0, gt=0)
     """Inverse L2 strength (scikit-learn's C) of the n-gram model's logistic regression."""
+    kb_questions_as_out_of_scope: bool = True
+    """Train the intent classifier with the knowledge base's questions as out-of-scope
+    examples, so it leaves them to retrieval (training/kb_negatives.py)."""
     ranker_minutes: float = Field(default=20.0, ge=0)
     """Time budget for fine-tuning the response ranker on the project's dialogues; 0 trains
     no ranker (an intent's replies are then chosen among its templates at random)."""

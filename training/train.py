@@ -36,6 +36,7 @@ from training.encoder_stage import (
 )
 from training.index_builder import build_knowledge_base
 from training.intent_trainer import train_intent_classifier
+from training.kb_negatives import knowledge_base_negatives
 from training.loader import Project, load_project
 from training.model_writer import checksum_files, staged_model_dir, write_manifest
 from training.ranker_trainer import ranker_settings, train_ranker
@@ -79,8 +80,17 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
     with staged_model_dir(out) as stage:
         prepared = prepare_encoder(data, config.training, stage, progress)
         encoder = prepared.encoder
+        negatives = []
+        if config.training.kb_questions_as_out_of_scope:
+            negatives = knowledge_base_negatives(data.articles, data.examples, config.training.seed)
+            if negatives:
+                progress(f"{len(negatives)} knowledge-base questions as out-of-scope examples")
         result = train_intent_classifier(
-            data.examples, data.validation_examples, encoder.encode, config.training, progress
+            [*data.examples, *negatives],
+            data.validation_examples,
+            encoder.encode,
+            config.training,
+            progress,
         )
         files = [*result.classifier.save(stage), *prepared.files]
         responses, mined = collect_responses(data, result.classifier.intents)
@@ -104,6 +114,7 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             **prepared.metrics,
             **result.metrics,
             **(ranker.metrics if ranker else {}),
+            "kb_questions_as_out_of_scope": len(negatives),
             "train_seconds": round(time.monotonic() - started, 1),
         }
         manifest = _manifest(
