@@ -18,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.conversation_state import BOT, HANDED_OFF, ConversationState
-from bot.store import open_database
+from bot.store import open_side_database
 
 STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversation_state (
@@ -32,11 +32,7 @@ CREATE INDEX IF NOT EXISTS idx_conversation_state_status ON conversation_state (
 
 
 def open_state_db(path: str | Path) -> sqlite_utils.Database:
-    db = open_database(path)
-    db.enable_wal()
-    db.execute("PRAGMA busy_timeout=5000")
-    db.executescript(STATE_SCHEMA)
-    return db
+    return open_side_database(path, STATE_SCHEMA)
 
 
 def read_state(db: sqlite_utils.Database, conversation_id: str) -> dict | None:

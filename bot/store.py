@@ -210,6 +210,18 @@ def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.
     return db
 
 
+def open_side_database(path: str | Path, schema: str) -> sqlite_utils.Database:
+    """Tables other parts keep in the log's file (dialogue state, web chat sessions, Slack
+    event ids), on their own connection: WAL and a busy timeout so it and the store's
+    connection do not fail on each other's writes, then the idempotent schema."""
+    db = open_database(path)
+    if str(path) != ":memory:":
+        db.enable_wal()
+    db.execute("PRAGMA busy_timeout=5000")
+    db.executescript(schema)
+    return db
+
+
 def _create_schema(db: sqlite_utils.Database) -> None:
     """Idempotent: WAL so readers never block the writer; synchronous=FULL so a commit is on
     disk when it returns; secure_delete so deleted personal data is overwritten."""

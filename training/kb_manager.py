@@ -119,19 +119,7 @@ def read_kb_file(path: Path, name: str) -> KbFile:
         )
     problems = ProblemLog()
     data = load_knowledge_base(path, display, problems)
-    _raise_first_error(problems)
+    problems.raise_first_error()
     if not data.articles:
         raise DataError("no passages found", display)
     return KbFile(name, fmt, display, [article_passage(a) for a in data.articles])
-
-
-def _raise_first_error(problems: ProblemLog) -> None:
-    errors = problems.errors
-    if not errors:
-        return
-    first = errors[0]
-    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    source = first.source
-    raise DataError(
-        first.message + more, source.path if source else None, source.line if source else None
-    )

@@ -76,7 +76,7 @@ def load_labelled_examples(
         raise DataError(
             f"cannot read labelled examples from this file; expected {LABELLED_KINDS}", display
         )
-    _raise_first_error(problems)
+    problems.raise_first_error()
     if not examples:
         raise DataError("no labelled examples found", display)
     return examples
@@ -104,7 +104,7 @@ def load_messages(path: Path, text_column: str | None = None) -> list[str]:
         messages = [e.text for split in TEST_SPLITS for e in splits.get(split, [])]
     else:
         raise DataError(f"cannot read messages from this file; expected {MESSAGE_KINDS}", display)
-    _raise_first_error(problems)
+    problems.raise_first_error()
     if not messages:
         raise DataError("no messages found", display)
     return messages
@@ -136,15 +136,3 @@ def _csv_texts(
         return []
     texts = (normalise_text(row[column]) for _, row in table.rows)
     return [text for text in texts if text]
-
-
-def _raise_first_error(problems: ProblemLog) -> None:
-    """Evaluation and prediction need every row: the first error is raised with its place."""
-    errors = problems.errors
-    if not errors:
-        return
-    first = errors[0]
-    more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
-    path = first.source.path if first.source else None
-    line = first.source.line if first.source else None
-    raise DataError(first.message + more, path, line)

@@ -41,6 +41,18 @@ class ProblemLog:
     def warnings(self) -> list[Problem]:
         return [p for p in self.problems if p.severity == "warning"]
 
+    def raise_first_error(self) -> None:
+        """For work that needs every row (evaluation, prediction, a kb file): the first
+        error, with its file and line, and how many more there are."""
+        errors = self.errors
+        if not errors:
+            return
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more errors)" if len(errors) > 1 else ""
+        path = first.source.path if first.source else None
+        line = first.source.line if first.source else None
+        raise DataError(first.message + more, path, line)
+
     def raise_if_errors(self, limit: int = 20) -> None:
         """Raise one DataError listing the first `limit` errors, each with file and line."""
         errors = self.errors

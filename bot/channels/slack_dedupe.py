@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.store import open_database
+from bot.store import open_side_database
 
 T = TypeVar("T")
 
@@ -53,12 +53,7 @@ class SlackEventStore:
         self._db = await self._run(self._open)
 
     def _open(self) -> sqlite3.Connection:
-        db = open_database(self.path)
-        if self.path != ":memory:":
-            db.enable_wal()
-        db.execute("PRAGMA busy_timeout=5000")
-        db.executescript(SCHEMA)
-        return db.conn
+        return open_side_database(self.path, SCHEMA).conn
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.store import open_database
+from bot.store import open_side_database
 
 SESSION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS webchat_sessions (
@@ -37,11 +37,7 @@ def token_hash(token: str) -> str:
 
 
 def open_session_db(path: str | Path) -> sqlite_utils.Database:
-    db = open_database(path)
-    db.enable_wal()
-    db.execute("PRAGMA busy_timeout=5000")
-    db.executescript(SESSION_SCHEMA)
-    return db
+    return open_side_database(path, SESSION_SCHEMA)
 
 
 def issue(db: sqlite_utils.Database, now: float) -> tuple[str, str]:
