@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot import privacy
+from bot.handoff_events import HANDOFF_LISTENERS, handoff_listeners
 from bot.http_errors import RequestError, error_response
 
 ADMIN_STORE = web.AppKey("admin_store", object)
@@ -31,6 +32,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def add_admin_routes(app: web.Application, token: str | None, store: object) -> None:
     app[ADMIN_TOKEN] = token
     app[ADMIN_STORE] = store
+    handoff_listeners(app)
     app.router.add_delete("/admin/senders/{sender_id}", _authenticated(forget))
     app.router.add_post("/admin/conversations/{conversation_id}/opt-out", _authenticated(opt_out))
     app.router.add_get("/admin/handoffs", _authenticated(list_handoffs))
@@ -84,7 +86,7 @@ async def list_handoffs(request: web.Request) -> web.Response:
 
 async def change_handoff(request: web.Request) -> web.Response:
     """`{"action": "take"}` hands the conversation to a person (the bot goes silent);
-    `{"action": "release"}` gives it back to the bot."""
+    `{"action": "release"}` gives it back to the bot. Subscribed channels are told at once."""
     try:
         body = await request.json()
     except ValueError as exc:
@@ -93,7 +95,9 @@ async def change_handoff(request: web.Request) -> web.Response:
     if action not in HANDOFF_ACTIONS:
         raise RequestError("action: expected 'take' or 'release'")
     conversation = request.match_info["conversation_id"]
-    if not await request.app[HANDOFF_STATES].set_handoff(conversation, take=action == "take"):
+    taken = action == "take"
+    if not await request.app[HANDOFF_STATES].set_handoff(conversation, take=taken):
         raise RequestError("conversation not found", status=404)
-    owner = "agent" if action == "take" else "bot"
+    await request.app[HANDOFF_LISTENERS].announce(conversation, taken)
+    owner = "agent" if taken else "bot"
     return web.json_response({"conversation_id": conversation, "answered_by": owner})

@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="intents for a file of messages, as JSON lines")
     predict.add_argument("file", type=Path)
-    _model_argument(predict)
+    _model_argument(predict, registry=True)
     predict.add_argument("--out", type=Path, help="write JSON lines here (default: stdout)")
     predict.add_argument("--text-column", help="CSV column holding the messages")
     predict.add_argument(
@@ -45,11 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = commands.add_parser("serve", help="serve a trained bot over HTTP")
-    _model_argument(serve)
+    _model_argument(serve, registry=True)
     _server_arguments(serve)
 
     chat = commands.add_parser("chat", help="talk to a trained bot in the terminal")
-    _model_argument(chat)
+    _model_argument(chat, registry=True)
     chat.add_argument("--db", default=":memory:", help="conversation log (default: not kept)")
 
     add_handoff_parser(commands, DEFAULT_DB)
@@ -98,8 +98,16 @@ def _kb_parser(commands) -> None:
         action.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
-def _model_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, required=True, metavar="MODEL_DIR")
+def _model_argument(parser: argparse.ArgumentParser, registry: bool = False) -> None:
+    """`--model`; with `registry`, a model registry root stands for its current version."""
+    help_text = "a model directory, or a model registry root (its current version)"
+    parser.add_argument(
+        "--model",
+        type=Path,
+        required=True,
+        metavar="MODEL" if registry else "MODEL_DIR",
+        help=help_text if registry else None,
+    )
 
 
 def _server_arguments(parser: argparse.ArgumentParser) -> None:

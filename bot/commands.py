@@ -57,10 +57,11 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from retrieval.bot_model import BotModel
+    from retrieval.model_registry import resolve_model_dir
     from training.loader import load_messages
 
     texts = load_messages(args.file, text_column=args.text_column)
-    model = BotModel.load(args.model)
+    model = BotModel.load(resolve_model_dir(args.model))
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         for start in range(0, len(texts), 256):
@@ -197,8 +198,9 @@ async def _forget(db: str, sender: str, actor: str):
 
 def run_chat(args: argparse.Namespace) -> int:
     from retrieval.bot_model import BotModel
+    from retrieval.model_registry import resolve_model_dir
 
-    model = BotModel.load(args.model)
+    model = BotModel.load(resolve_model_dir(args.model))
     asyncio.run(_chat(model, args.db))
     return 0
 

@@ -15,7 +15,7 @@ from playwright.async_api import Page, async_playwright, expect
 from bot import messages
 from bot.channels.webchat import TOKEN_HEADER
 from bot.dialogue import Next, Turn
-from bot.server import MANAGER
+from bot.server import MANAGER, ServerSettings
 from bot.testing import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 INJECTION = '<img src=x onerror="window.__xss = 1">'
+ADMIN = {"Authorization": "Bearer widget-admin-token"}
 MARKUP_REPLY = (
     f"Careful: {INJECTION} **bold** [docs](https://example.com/help) [bad](javascript:alert(1))"
 )
@@ -66,7 +67,11 @@ async def test_widget_end_to_end_in_chromium(tiny_model, tmp_path):
     expect.set_options(timeout=15_000)
     orders = {r.text for r in tiny_model.responses["order_status"]}
     screenshot = Path(os.environ.get("WIDGET_SCREENSHOT") or tmp_path / "widget.png")
-    async with live_server(tiny_model, tmp_path / "log.db") as live, async_playwright() as pw:
+    settings = ServerSettings(admin_token="widget-admin-token")
+    async with (
+        live_server(tiny_model, tmp_path / "log.db", settings) as live,
+        async_playwright() as pw,
+    ):
         stages = live.app[MANAGER].stages
         logged = next(i for i, s in enumerate(stages) if s.__qualname__.startswith("log_turns."))
         stages.insert(logged + 1, markup_reply)
@@ -131,6 +136,7 @@ async def test_widget_end_to_end_in_chromium(tiny_model, tmp_path):
         )
         await expect(bot_bubbles.nth(3)).to_contain_text(INJECTION)
         await expect(chat(page).locator(".sb-notice")).to_have_text(messages.WEBCHAT_HANDOFF)
+        await agent_hands_back_and_takes_over(page, live)
         await expect(
             page.get_by_role("button", name="Helpful", exact=True).first
         ).to_have_attribute("aria-pressed", "true")
@@ -142,6 +148,23 @@ async def test_widget_end_to_end_in_chromium(tiny_model, tmp_path):
     assert screenshot.stat().st_size > 10_000
     [rating] = sqlite_utils.Database(live.db_path)["feedback"].rows
     assert rating["value"] == 1
+
+
+async def agent_hands_back_and_takes_over(page: Page, live) -> None:
+    """The admin endpoint's take and release reach the open widget without a reload."""
+    [conversation] = [
+        r["conversation_id"] for r in sqlite_utils.Database(live.db_path)["webchat_sessions"].rows
+    ]
+    notice = chat(page).locator(".sb-notice")
+    url = f"{live.url}/admin/conversations/{conversation}/handoff"
+    async with aiohttp.ClientSession(headers=ADMIN) as session:
+        async with session.post(url, json={"action": "release"}) as response:
+            assert response.status == 200
+        await expect(notice).to_be_hidden(timeout=1000)
+        async with session.post(url, json={"action": "take"}) as response:
+            assert response.status == 200
+        await expect(notice).to_have_text(messages.WEBCHAT_HANDOFF, timeout=1000)
+        await expect(notice).to_be_visible(timeout=1000)
 
 
 async def rest_fallback_answers(browser, url: str, orders: set[str]) -> None:

@@ -24,6 +24,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from bot import messages
 from bot.admin import HANDOFF_STATES
 from bot.admission import GATE, Rejected
+from bot.background_tasks import stop_task
 from bot.channels.base import InboundMessage
 from bot.channels.webchat_config import WebchatSettings
 from bot.channels.webchat_frames import (
@@ -37,8 +38,10 @@ from bot.channels.webchat_frames import (
     parse_message,
 )
 from bot.channels.webchat_history import FEEDBACK_NAMES, live_turn, render_turns
+from bot.channels.webchat_limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat_sessions import WebchatSessions
 from bot.conversation_state import HANDED_OFF
+from bot.handoff_events import handoff_listeners
 from bot.http_errors import RequestError, error_response
 
 log = logging.getLogger(__name__)
@@ -62,7 +65,8 @@ def add_webchat_routes(app: web.Application, settings: WebchatSettings, max_char
     """Mount the widget under /webchat (and the demo page at /) when enabled."""
     if not settings.enabled:
         return
-    app[WEBCHAT] = WebchatChannel(settings, max_chars)
+    app[WEBCHAT] = channel = WebchatChannel(settings, max_chars)
+    handoff_listeners(app).subscribe(channel.on_handoff)
     app.cleanup_ctx.append(_sessions_context)
     app.on_shutdown.append(_close_sockets)
     router = app.router
@@ -85,6 +89,7 @@ class WebchatChannel:
         self.settings = settings
         self.max_chars = max_chars
         self.sessions: WebchatSessions | None = None
+        self.limiter = SessionRateLimiter(settings.sessions_per_minute)
         self.sockets: dict[str, set[web.WebSocketResponse]] = defaultdict(set)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -94,11 +99,13 @@ class WebchatChannel:
             lock = self._locks[conversation_id] = asyncio.Lock()
         return lock
 
-    async def session(self, token: str | None) -> tuple[str, str, bool]:
-        """(token, conversation id, is new): the token's session, or a fresh one."""
+    async def session(self, token: str | None, client: str) -> tuple[str, str, bool]:
+        """(token, conversation id, is new): the token's session, or a fresh one if `client`
+        (its address) is within its limit of new sessions."""
         conversation_id = await self.sessions.resolve(token) if token else None
         if conversation_id is not None:
             return token, conversation_id, False
+        self.limiter.admit(client)
         token, conversation_id = await self.sessions.issue()
         return token, conversation_id, True
 
@@ -115,11 +122,13 @@ class WebchatChannel:
 
     async def state(self, app: web.Application, conversation_id: str) -> dict[str, Any]:
         stored = await app[HANDOFF_STATES].load_state(conversation_id)
-        handed_off = (stored or {}).get("status") == HANDED_OFF
-        return {
-            "handed_off": handed_off,
-            "notice": messages.WEBCHAT_HANDOFF if handed_off else None,
-        }
+        return _handoff_state((stored or {}).get("status") == HANDED_OFF)
+
+    async def on_handoff(self, conversation_id: str, taken: bool) -> None:
+        """An agent took the conversation over or gave it back: its open widgets show or
+        hide the notice at once, not only after the customer's next message."""
+        frame = {"type": "handoff", "state": "agent" if taken else "bot", **_handoff_state(taken)}
+        await self.broadcast(conversation_id, frame)
 
     async def run_turn(
         self, app: web.Application, conversation_id: str, message: Message
@@ -154,6 +163,10 @@ class WebchatChannel:
             await send(ws, frame)
 
 
+def _handoff_state(handed_off: bool) -> dict[str, Any]:
+    return {"handed_off": handed_off, "notice": messages.WEBCHAT_HANDOFF if handed_off else None}
+
+
 class _Parts(NamedTuple):
     manager: Any
     store: Any
@@ -174,9 +187,12 @@ async def _sessions_context(app: web.Application):
     path = getattr(app[server.DEPS].store, "path", ":memory:")
     ttl = channel.settings.session_ttl_days * 86400
     channel.sessions = await asyncio.to_thread(WebchatSessions, path, ttl)
+    interval = channel.settings.session_purge_interval_seconds
+    purging = asyncio.create_task(channel.sessions.purge_every(interval), name="webchat-purge")
     try:
         yield
     finally:
+        await stop_task(purging)
         await channel.sessions.close()
 
 
@@ -207,7 +223,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
-                conversation_id = await _on_frame(request.app, ws, conversation_id, msg.data)
+                conversation_id = await _on_frame(request, ws, conversation_id, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await send(ws, {"type": "error", "error": "frames must be JSON text"})
     finally:
@@ -219,16 +235,17 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
 
 async def _on_frame(
-    app: web.Application, ws: web.WebSocketResponse, conversation_id: str | None, raw: str
+    request: web.Request, ws: web.WebSocketResponse, conversation_id: str | None, raw: str
 ) -> str | None:
     """Act on one frame; returns the socket's conversation (set by "hello")."""
+    app = request.app
     channel = app[WEBCHAT]
     try:
         frame = parse_frame(raw, channel.max_chars)
         if isinstance(frame, Hello):
             if conversation_id is not None:
                 raise FrameError(HELLO_TWICE)
-            token, conversation_id, new = await channel.session(frame.token)
+            token, conversation_id, new = await channel.session(frame.token, _client(request))
             channel.sockets[conversation_id].add(ws)
             welcome = await channel.welcome(app, conversation_id)
             await send(ws, {"type": "welcome", "token": token, "new": new, **welcome})
@@ -243,6 +260,8 @@ async def _on_frame(
             await send(ws, {"type": "feedback", "turn_id": frame.turn_id, "value": value})
         else:
             await send(ws, {"type": "pong"})
+    except SessionLimitReached as exc:
+        await send(ws, {"type": "error", "error": exc.reason, "retry_after": exc.retry_after})
     except (FrameError, RequestError, Rejected) as exc:
         await send(ws, {"type": "error", "error": exc.reason})
     except Exception:
@@ -259,6 +278,12 @@ def _admitted(app: web.Application):
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _client(request: web.Request) -> str:
+    """Whom the session limit counts: the peer address. Behind a reverse proxy that is the
+    proxy's, unless a middleware sets it from trusted forwarded headers (aiohttp-remotes)."""
+    return request.remote or "unknown"
 
 
 def _origin_allowed(request: web.Request) -> bool:
@@ -280,6 +305,8 @@ def _api(handler: Handler) -> Handler:
             response = await handler(request)
         except (RequestError, FrameError) as exc:
             response = error_response(getattr(exc, "status", 400), exc.reason)
+            if isinstance(exc, SessionLimitReached):
+                response.headers["Retry-After"] = str(exc.retry_after)
         if origin is not None:
             response.headers["Access-Control-Allow-Origin"] = origin
             response.headers["Access-Control-Allow-Headers"] = f"Content-Type, {TOKEN_HEADER}"
@@ -309,7 +336,7 @@ async def _body(request: web.Request) -> dict[str, Any]:
 
 
 async def new_session(request: web.Request) -> web.Response:
-    token, conversation_id, _ = await request.app[WEBCHAT].session(None)
+    token, conversation_id, _ = await request.app[WEBCHAT].session(None, _client(request))
     welcome = await request.app[WEBCHAT].welcome(request.app, conversation_id)
     return web.json_response({"token": token, "new": True, **welcome}, status=201)
 

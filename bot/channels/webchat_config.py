@@ -22,6 +22,11 @@ class WebchatSettings(BaseModel):
     """Shown as the bot's first message of every conversation (not logged as a turn)."""
     session_ttl_days: float = Field(default=30.0, gt=0)
     """A session unused for this long is forgotten; the browser then starts a new one."""
+    session_purge_interval_seconds: float = Field(default=3600.0, gt=0)
+    """How often expired sessions are deleted from the log file while the server runs."""
+    sessions_per_minute: int = Field(default=10, ge=1, le=10_000)
+    """New sessions one client address may open per minute (REST or WebSocket); beyond it
+    the client gets HTTP 429 with Retry-After, or an error frame."""
     history_turns: int = Field(default=50, ge=1, le=500)
     """Turns replayed when the page is reloaded."""
     demo_page: bool = True

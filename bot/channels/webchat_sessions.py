@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import secrets
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,8 @@ CREATE TABLE IF NOT EXISTS webchat_sessions (
     last_seen_at REAL NOT NULL
 );
 """
+log = logging.getLogger(__name__)
+
 CONVERSATION_PREFIX = "webchat-"
 MAX_TOKEN_CHARS = 200
 
@@ -50,6 +53,13 @@ def issue(db: sqlite_utils.Database, now: float) -> tuple[str, str]:
             [token_hash(token), conversation_id, now, now],
         )
     return token, conversation_id
+
+
+def purge(db: sqlite_utils.Database, now: float, ttl: float) -> int:
+    """Delete the sessions unused for `ttl` seconds; returns how many."""
+    with db.conn:
+        cursor = db.execute("DELETE FROM webchat_sessions WHERE last_seen_at < ?", [now - ttl])
+    return cursor.rowcount
 
 
 def resolve(db: sqlite_utils.Database, token: str, now: float, ttl: float) -> str | None:
@@ -90,6 +100,21 @@ class WebchatSessions:
 
     async def resolve(self, token: str) -> str | None:
         return await self._run(resolve, self._db, token, time.time(), self.ttl)
+
+    async def purge(self) -> int:
+        return await self._run(purge, self._db, time.time(), self.ttl)
+
+    async def purge_every(self, interval: float) -> None:
+        """Purge now and then every `interval` seconds until cancelled, so expired rows go
+        even when nobody presents their token again; a failed run is retried next time."""
+        while True:
+            try:
+                removed = await self.purge()
+                if removed:
+                    log.info("web chat: removed %d expired session(s)", removed)
+            except Exception:
+                log.exception("web chat session purge failed; retrying next interval")
+            await asyncio.sleep(interval)
 
     async def close(self) -> None:
         await self._run(self._db.conn.close)

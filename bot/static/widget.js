@@ -265,7 +265,7 @@
       queue.splice(0).forEach(function (frame) { ws.send(JSON.stringify(frame)); });
     } else if (f.type === "typing") showTyping(f.on);
     else if (f.type === "turn") renderTurn(f.turn, true);
-    else if (f.type === "state") setState(f);
+    else if (f.type === "state" || f.type === "handoff") setState(f);
     else if (f.type === "feedback" && rated[f.turn_id]) markRated(rated[f.turn_id], f.value);
     else if (f.type === "error") { showTyping(false); setStatus(f.error); }
   }
