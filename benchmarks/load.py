@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
 DEMO_DATA = ROOT / "data" / "banking_demo"
 ENCODER_BATCH = 64
+WARM_UP = 200
+"""Requests sent before the measured levels, at concurrency 4."""
 
 
 def read_messages(path: Path) -> list[str]:
@@ -55,12 +57,20 @@ def ensure_model(model: Path) -> None:
     train_model(DEMO_DATA, model, progress=lambda line: None)
 
 
-def encoder_throughput(model: Path, texts: list[str], seconds: float = 10.0) -> float:
-    """Messages per second through the serving encoder alone, in batches of 64."""
-    from retrieval.bot_model import load_serving_encoder
+def encoder_throughput(model: Path, texts: list[str], seconds: float = 10.0) -> dict[str, float]:
+    """Messages per second through the serving int8 encoder alone, batches of 64, in the
+    two ways it can use the cores: the server's (one thread per run, a run per core) and
+    one run at a time with every core on it. The ceiling is the faster of the two."""
     from retrieval.model_dir import read_manifest
+    from retrieval.onnx_encoder import OnnxEncoder, serving_encoder
 
-    encoder = load_serving_encoder(model, read_manifest(model))
+    onnx_dir = model / read_manifest(model).classifier.onnx
+    encoders = {"runs side by side": serving_encoder(onnx_dir), "one run, all cores": None}
+    encoders["one run, all cores"] = OnnxEncoder(onnx_dir)
+    return {name: _messages_per_second(e, texts, seconds) for name, e in encoders.items()}
+
+
+def _messages_per_second(encoder, texts: list[str], seconds: float) -> float:
     encoder.encode(texts[:ENCODER_BATCH])
     done, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
@@ -99,6 +109,15 @@ class Server:
             await asyncio.sleep(0.2)
         raise RuntimeError("server did not become ready")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used, all its threads (Linux /proc; else NaN)."""
+        try:
+            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -107,8 +126,12 @@ class Server:
             self.log.close()
 
 
-async def run_level(session, url: str, texts: list[str], concurrency: int, total: int) -> dict:
-    """`concurrency` customers share `total` requests; each waits for its reply first."""
+async def run_level(
+    session, url: str, texts: list[str], concurrency: int, total: int, first: int = 0
+) -> dict:
+    """`concurrency` customers share `total` requests; each waits for its reply first.
+    Messages are taken from `texts[first:]`, so each level sends messages no earlier level
+    sent (nothing is answered from a warm cache)."""
     latencies: list[float] = []
     errors: dict[str, int] = {}
     counter = iter(range(total))
@@ -117,7 +140,8 @@ async def run_level(session, url: str, texts: list[str], concurrency: int, total
         for index in counter:
             # One conversation per request: a single sender sending hundreds of messages back
             # to back would be answered by the per-sender rate limit, not by the model.
-            body = {"sender": f"load-{concurrency}-{index}", "message": texts[index % len(texts)]}
+            text = texts[(first + index) % len(texts)]
+            body = {"sender": f"load-{concurrency}-{index}", "message": text}
             started = time.perf_counter()
             try:
                 async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
@@ -155,34 +179,42 @@ async def drive(server: Server, texts: list[str], levels: list[int], total: int)
     timeout = aiohttp.ClientTimeout(total=60)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         await server.wait_ready(session)
-        await run_level(session, server.url, texts, 4, 64)  # warm-up, not reported
+        await run_level(session, server.url, texts, 4, WARM_UP, first=0)  # not reported
         results = []
-        for level in levels:
-            result = await run_level(session, server.url, texts, level, total)
+        for number, level in enumerate(levels):
+            cpu = server.cpu_seconds()
+            first = WARM_UP + number * total
+            result = await run_level(session, server.url, texts, level, total, first)
+            result["server_cpu_ms"] = round((server.cpu_seconds() - cpu) * 1000 / total, 2)
             print(json.dumps(result), flush=True)
             results.append(result)
         return results
 
 
-def report(command: str, loads: list[float], results: list[dict], ceiling: float) -> list[str]:
+def report(
+    command: str, loads: list[float], results: list[dict], encoder_rates: dict[str, float]
+) -> list[str]:
+    ceiling = max(encoder_rates.values())
+    rates = "; ".join(f"{name}: {rate:.1f}" for name, rate in encoder_rates.items())
     lines = [
         "# Load benchmark",
         "",
         f"- command: `{command}`",
         *machine_info(loads),
-        f"- raw encoder throughput (serving encoder, batches of {ENCODER_BATCH}, no server): "
-        f"{ceiling:.1f} messages/s",
+        f"- raw encoder throughput (serving int8 encoder, batches of {ENCODER_BATCH}, no "
+        f"server), messages/s: {rates}; ceiling {ceiling:.1f}",
         "",
         "| concurrency | requests | errors | median ms | p99 ms | throughput req/s "
-        "| % of raw encoder |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| % of raw encoder | server CPU ms per request |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r["errors"].values())
         share = 100 * r["throughput_rps"] / ceiling if ceiling else float("nan")
         lines.append(
             f"| {r['concurrency']} | {r['requests']} | {errors} | {r['median_ms']:.2f} "
-            f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {share:.0f}% |"
+            f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {share:.0f}% "
+            f"| {r['server_cpu_ms']:.2f} |"
         )
     return lines
 
@@ -207,7 +239,8 @@ def main(argv: list[str] | None = None) -> dict:
     texts = read_messages(args.messages)
     ensure_model(args.model)
     loads = [os.getloadavg()[0]]
-    ceiling = encoder_throughput(args.model, texts)
+    encoder_rates = encoder_throughput(args.model, texts)
+    ceiling = max(encoder_rates.values())
     loads.append(os.getloadavg()[0])
     with tempfile.TemporaryDirectory(prefix="load-bench-") as scratch:
         server = Server(args.model, Path(scratch))
@@ -216,10 +249,15 @@ def main(argv: list[str] | None = None) -> dict:
         finally:
             server.stop()
     loads.append(os.getloadavg()[0])
-    lines = report(command, loads, results, ceiling)
+    lines = report(command, loads, results, encoder_rates)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "load.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    summary = {"command": command, "encoder_messages_per_second": ceiling, "levels": results}
+    summary = {
+        "command": command,
+        "encoder_messages_per_second": encoder_rates,
+        "ceiling": ceiling,
+        "levels": results,
+    }
     (args.out / "load.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     print("\n".join(lines))
     return summary

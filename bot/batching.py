@@ -1,8 +1,13 @@
 """Micro-batching of blocking model calls.
 
-Concurrent turns each submit one item; a single worker task gathers whatever arrived
-within a short window and runs the blocking function once on the batch, in a thread,
-so the event loop never waits on the model and the model sees batches, not singles.
+Concurrent turns each submit one item; a single worker task takes everything queued and
+runs the blocking function once on the batch, in a thread, so the event loop never waits
+on the model and the model sees batches, not singles.
+
+By default the worker never waits for a batch to fill: an idle model starts on the
+first item at once (a lone customer pays no batching delay), and items that arrive while
+it runs form the next batch, so batches grow with load by themselves. A positive
+`max_wait_seconds` trades that latency for fuller batches.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ class MicroBatcher(Generic[Item, Result]):
         self,
         run_batch: Callable[[list[Item]], list[Result]],
         max_batch: int = 32,
-        max_wait_seconds: float = 0.002,
+        max_wait_seconds: float = 0.0,
     ):
         self._run_batch = run_batch
         self._max_batch = max_batch
@@ -56,8 +61,10 @@ class MicroBatcher(Generic[Item, Result]):
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
             deadline = loop.time() + self._max_wait
-            while len(batch) < self._max_batch:
+            while self._max_wait > 0 and len(batch) < self._max_batch:
                 timeout = deadline - loop.time()
                 if timeout <= 0 and self._queue.empty():
                     break

@@ -69,6 +69,9 @@ class Turn:
     """A custom action a stage asked for at the end of the turn (a finished form's)."""
     metadata: dict = field(default_factory=dict)
     """Extra facts for the turn's log record, e.g. which custom actions ran."""
+    started_analysis: tuple[str, asyncio.Future[Analysis]] | None = None
+    """The model call started when the turn was admitted, with the text it was given
+    (`bot.pipeline.start_analysis`)."""
 
     @property
     def elapsed_ms(self) -> float:

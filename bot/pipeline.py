@@ -4,6 +4,7 @@ decide, moderation out (the moderation stages live in `bot.moderation.stages`).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -92,9 +93,38 @@ async def error_boundary(turn: Turn, next_stage: Next) -> None:
         )
 
 
-def understand(analyse: Analyse) -> Middleware:
+def start_analysis(analyse: Analyse) -> Middleware:
+    """Send the message to the model as soon as the turn is admitted.
+
+    The model needs only the text, and the stages before `understand` (conversation state
+    from SQLite, moderation) take a millisecond or two of their own: started here, the
+    model call runs meanwhile. A turn that never reaches `understand` (a handed-off
+    conversation, a blocked message) cancels the call, or drops its result.
+    """
+
     async def stage(turn: Turn, next_stage: Next) -> None:
-        turn.analysis = await analyse(turn.text)
+        call = asyncio.ensure_future(analyse(turn.text))
+        turn.started_analysis = (turn.text, call)
+        try:
+            await next_stage()
+        finally:
+            turn.started_analysis = None
+            call.cancel()
+            await asyncio.gather(call, return_exceptions=True)
+
+    return stage
+
+
+def understand(analyse: Analyse) -> Middleware:
+    """The model's analysis of the text as it now stands: the early call's result when no
+    stage changed the text since (moderation may have cleaned it), else a new call."""
+
+    async def stage(turn: Turn, next_stage: Next) -> None:
+        started = turn.started_analysis
+        if started is not None and started[0] == turn.text:
+            turn.analysis = await started[1]
+        else:
+            turn.analysis = await analyse(turn.text)
         await next_stage()
 
     return stage
@@ -219,6 +249,7 @@ def default_stages(
         sender_limit(moderator),
         log_turns(store, lambda: model.version, moderator),
         error_boundary,
+        start_analysis(analyse),
         moderate_out(moderator),
         *([track_conversation(memory)] if remembered else []),
         *([actions.form_actions] if acting else []),

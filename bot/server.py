@@ -32,7 +32,7 @@ from bot.pipeline import default_stages
 from bot.privacy import retention_context
 from bot.review_page import add_review_routes
 from bot.state_store import SQLiteStateStore
-from bot.store import ConversationStore
+from bot.store import ConversationStore, SQLiteConversationStore
 from retrieval.bot_model import Analysis, BotModel
 
 MANAGER = web.AppKey("manager", DialogueManager)
@@ -104,7 +104,7 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
     queued turns finish, then everything is closed in order. Shared by server and chat."""
     batcher: MicroBatcher[str, Analysis] = MicroBatcher(deps.model.analyse, settings.max_batch)
     moderator = Moderator(settings.moderation, settings.max_message_chars)
-    states = deps.states or SQLiteStateStore(getattr(deps.store, "path", ":memory:"))
+    states = deps.states or _state_store(deps.store)
     handoff = settings.dialogue.handoff
     notifier = HandoffNotifier(handoff.webhook_url, handoff.webhook_timeout_seconds)
     memory = ConversationMemory(settings.dialogue, states, notifier, moderator.pii.redact)
@@ -199,3 +199,25 @@ def _parse_body(text: str, analysis: Analysis) -> dict:
         "support": prediction.support,
         "retrieval": [hit.to_json() for hit in analysis.hits],
     }
+
+
+def _state_store(store: ConversationStore) -> SQLiteStateStore:
+    """Dialogue state in the log's own file, written through the log's connection."""
+    path = str(getattr(store, "path", ":memory:"))
+    if isinstance(store, SQLiteConversationStore) and path != ":memory:":
+        return SQLiteStateStore(path, writer=store)
+    return SQLiteStateStore(path)  # an in-memory log: state in memory of its own
+
+
+def single_threaded_math() -> None:
+    """One thread for the BLAS and OpenMP pools numpy, scikit-learn and FAISS load.
+
+    The server's matrix products are small (one batch of messages against a classifier
+    head or an index), too small to split; with 2 threads per pool their workers spun
+    after every product on the cores the encoder and the event loop need. Limiting them
+    took the demo bot from 13.8 to 9.2 ms of CPU per request at 64 concurrent customers
+    (benchmarks/load.py). threadpoolctl reaches each loaded library's own pool.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1)

@@ -118,9 +118,9 @@ def load_serving_encoder(model_dir: Path, manifest: Manifest, backend: str | Non
     if backend not in ("onnx", "torch"):
         raise ModelError(f"SUPPORTBOT_BACKEND: expected 'onnx' or 'torch', got {backend!r}")
     if backend == "onnx" and info.onnx:
-        from retrieval.onnx_encoder import OnnxEncoder
+        from retrieval.onnx_encoder import serving_encoder
 
-        return OnnxEncoder(model_dir / info.onnx)
+        return serving_encoder(model_dir / info.onnx)
     if backend == "onnx":
         log.warning("%s has no ONNX export; serving with PyTorch", model_dir)
     return TextEncoder(model_dir / info.encoder if info.encoder else None)

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.hybrid import LEXICAL_WEIGHT, Fused, fts_query, fuse, identifiers, phrase
+from retrieval.bm25_memory import MemoryBM25
+from retrieval.hybrid import LEXICAL_WEIGHT, Fused, fuse, identifiers, phrase, query_terms
 from retrieval.kb_store import KnowledgeStore
 from retrieval.knowledge_base import load_current_index, open_store
 from retrieval.model_dir import RetrievalInfo
+from retrieval.passage_memory import PassageMemory
 from retrieval.vector_index import kind_of, search_vectors, set_nprobe
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -94,6 +96,10 @@ class PassageIndex:
         self.dimension = int(store.meta()["dimension"])
         self._lock = threading.Lock()
         self.generation, self.vectors = -1, None
+        self.bm25: MemoryBM25 | None = None
+        """BM25 from memory; None for stores too large for it, which FTS5 answers."""
+        self.rows: PassageMemory | KnowledgeStore = store
+        """Where passage rows and vector owners are read: memory when the store is small."""
         self.refresh()
 
     @classmethod
@@ -115,6 +121,8 @@ class PassageIndex:
             return False
         self.generation, self.vectors = load_current_index(self.store)
         set_nprobe(self.vectors, self.settings.nprobe)
+        self.bm25 = MemoryBM25.build(self.store.db.conn)
+        self.rows = PassageMemory.load(self.store) or self.store
         return True
 
     def search(self, texts: list[str], vectors: np.ndarray, k: int) -> list[list[Hit]]:
@@ -126,7 +134,7 @@ class PassageIndex:
                 self._rank(text, vector, scores, k)
                 for text, vector, scores in zip(texts, vectors, dense, strict=True)
             ]
-            rows = self.store.passages({f.passage_id for fused in ranked for f in fused})
+            rows = self.rows.passages({f.passage_id for fused in ranked for f in fused})
         return [
             [
                 Hit(
@@ -148,7 +156,7 @@ class PassageIndex:
         if self.vectors.ntotal == 0:
             return [{} for _ in range(len(vectors))]
         scores, ids = search_vectors(self.vectors, vectors, DENSE_DEPTH)
-        owners = self.store.vector_owners({int(i) for i in ids.ravel() if i >= 0})
+        owners = self.rows.vector_owners({int(i) for i in ids.ravel() if i >= 0})
         results = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
             best: dict[int, float] = {}
@@ -160,8 +168,7 @@ class PassageIndex:
         return results
 
     def _rank(self, text: str, vector: np.ndarray, dense: dict[int, float], k: int) -> list[Fused]:
-        query = fts_query(text)
-        lexical = self.store.lexical(query, LEXICAL_DEPTH) if query else []
+        lexical = self._lexical(query_terms(text))
         exact = self._exact(text)
         missing = {pid for pid, _ in lexical if pid not in dense} | (exact.keys() - dense.keys())
         if missing:
@@ -171,11 +178,21 @@ class PassageIndex:
         lexical = [(pid, score) for pid, score in lexical if pid in dense]
         return fuse(dense, lexical, self.settings.lexical_weight, exact)[:k]
 
+    def _lexical(self, phrases: list[str]) -> list[tuple[int, float]]:
+        """The best BM25 matches of any of the phrases: from memory when it can answer,
+        else from FTS5 (the same scores, slower)."""
+        if not phrases:
+            return []
+        found = self.bm25.search(phrases, LEXICAL_DEPTH) if self.bm25 else None
+        if found is not None:
+            return found
+        return self.store.lexical(" OR ".join(map(phrase, phrases)), LEXICAL_DEPTH)
+
     def _exact(self, text: str) -> dict[int, float]:
         """Share of the message's identifiers each passage contains, as an exact phrase."""
         terms = identifiers(text)
         shares: dict[int, float] = {}
         for term in terms:
-            for passage_id, _ in self.store.lexical(phrase(term), LEXICAL_DEPTH):
+            for passage_id, _ in self._lexical([term]):
                 shares[passage_id] = shares.get(passage_id, 0.0) + 1 / len(terms)
         return shares

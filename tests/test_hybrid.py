@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from bot.testing import write_file
-from retrieval import hybrid
+from retrieval import bm25_memory, hybrid
 from retrieval.bot_model import load_serving_encoder
 from retrieval.hybrid import fts_query, fuse, identifiers
 from retrieval.index import PassageIndex, SearchSettings
@@ -101,3 +101,21 @@ def test_lexical_candidates_get_their_real_cosine(terminal_model):
     assert hits[0].passage.title == "Code E-4201" and hits[0].exact == 1.0
     owners, stored = store.passage_vectors([hits[0].passage_id], index.dimension)
     assert hits[0].dense == pytest.approx(float((stored @ vector[0]).max()), abs=1e-6)
+
+
+def test_small_stores_search_from_memory_as_large_ones_do_from_sqlite(terminal_model, monkeypatch):
+    queries = ["terminal screen blank", "battery charger", "update software", "Wi-Fi cable"]
+    encoder = load_serving_encoder(terminal_model, read_manifest(terminal_model), backend="torch")
+    vectors = encoder.encode(queries)
+
+    def search() -> tuple[PassageIndex, list]:
+        index = PassageIndex(KnowledgeStore(terminal_model), SearchSettings())
+        return index, [[h.to_json() for h in hits] for hits in index.search(queries, vectors, 5)]
+
+    in_memory, from_memory = search()
+    assert in_memory.bm25 is not None and not isinstance(in_memory.rows, KnowledgeStore)
+    monkeypatch.setattr(bm25_memory, "MAX_PASSAGES", 0)
+    on_disk, from_sqlite = search()
+    assert on_disk.bm25 is None and isinstance(on_disk.rows, KnowledgeStore)
+    assert from_memory == from_sqlite
+    assert any(hit["lexical"] > 0 for hits in from_memory for hit in hits)

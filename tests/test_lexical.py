@@ -31,6 +31,24 @@ def test_frozen_block_reproduces_scikit_learn_tfidf(spec):
     np.testing.assert_allclose(block.transform(queries).toarray(), expected, atol=1e-6)
 
 
+@pytest.mark.parametrize("spec", [WORD_NGRAMS, CHAR_NGRAMS])
+def test_one_text_terms_equal_the_sparse_row(spec):
+    model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
+    block = next(b for b in model.blocks if b.spec == spec)
+    for query in ["card card not arrived", "Top-up PENDING by transfer", "zzz", ""]:
+        ids, values = block.weighted_terms(query)
+        row = np.zeros(len(block.vocabulary), dtype=np.float32)
+        row[ids] = values
+        np.testing.assert_allclose(row, block.transform([query]).toarray()[0], atol=1e-6)
+
+
+def test_logits_equal_the_sparse_product():
+    model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
+    queries = [*TEXTS, "zzz", "", "card top up account"]
+    expected = np.asarray(model.features(queries) @ model.weight_t) + model.bias
+    np.testing.assert_allclose(model.logits(queries), expected, atol=1e-5)
+
+
 def test_fitted_model_separates_its_training_intents():
     model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
     assert model.logits(["has my card arrived", "close the account"]).argmax(1).tolist() == [0, 2]

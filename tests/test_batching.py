@@ -1,0 +1,78 @@
+"""The micro-batcher: an idle model starts on the first item, later items form batches."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from bot.batching import MicroBatcher
+
+
+class GatedModel:
+    """A blocking batch function that holds its first batch until released, recording every
+    batch it was given."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.first_started = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, items: list[str]) -> list[str]:
+        self.batches.append(list(items))
+        if len(self.batches) == 1:
+            self.first_started.set()
+            assert self.release.wait(5)
+        if "boom" in items:
+            raise ValueError("model failed")
+        return [item.upper() for item in items]
+
+
+async def test_first_item_runs_alone_and_the_queue_forms_the_next_batch():
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch=8)
+    batcher.start()
+    first = asyncio.create_task(batcher.submit("a"))
+    assert await asyncio.to_thread(model.first_started.wait, 5)
+    rest = [asyncio.create_task(batcher.submit(x)) for x in "bcdef"]
+    await asyncio.sleep(0.05)  # all five are queued behind the running batch
+    model.release.set()
+    assert await first == "A"
+    assert [await task for task in rest] == list("BCDEF")
+    assert model.batches == [["a"], list("bcdef")]
+    await batcher.aclose()
+
+
+async def test_batches_are_capped_at_max_batch():
+    model = GatedModel()
+    batcher = MicroBatcher(model, max_batch=2)
+    batcher.start()
+    first = asyncio.create_task(batcher.submit("a"))
+    assert await asyncio.to_thread(model.first_started.wait, 5)
+    rest = [asyncio.create_task(batcher.submit(x)) for x in "bcde"]
+    await asyncio.sleep(0.05)
+    model.release.set()
+    await asyncio.gather(first, *rest)
+    assert model.batches == [["a"], ["b", "c"], ["d", "e"]]
+    await batcher.aclose()
+
+
+async def test_a_failing_batch_fails_each_of_its_waiters_and_the_batcher_goes_on():
+    model = GatedModel()
+    model.release.set()
+    batcher = MicroBatcher(model, max_batch=8)
+    batcher.start()
+    assert await batcher.submit("a") == "A"
+    with pytest.raises(ValueError, match="model failed"):
+        await batcher.submit("boom")
+    assert await batcher.submit("c") == "C"
+    await batcher.aclose()
+
+
+async def test_submit_after_close_is_refused():
+    batcher = MicroBatcher(lambda items: items)
+    batcher.start()
+    await batcher.aclose()
+    with pytest.raises(RuntimeError, match="not running"):
+        await batcher.submit("a")
