@@ -24,6 +24,9 @@ PASSAGES = [
     ("Pins", "My PIN is blocked", "Unblock your PIN in the app under Card settings."),
     ("Résumé", "Ünïcode café naïve", "Accents fold: cafe naive resume."),
     ("Empty", "", ""),
+    ("Errors", "What does E-4012 mean?", "E-4012: the reader timed out. Top-up cards again."),
+    ("Errors", "What does E 4012 mean?", "Code e then 4012 is not e-4012; 4012 e is neither."),
+    ("Top-ups", "Top-up top up top-up", "A top-up, then a top up: both are top-ups."),
 ]
 QUERIES = [
     "When will my new card arrive?",
@@ -35,6 +38,10 @@ QUERIES = [
     "card",
     "fee fee fees",
     "something nobody wrote about",
+    "my top-up failed",
+    "error E-4012 on the reader",
+    "e-4012 top-up e 4012",
+    "4012-e",
 ]
 
 
@@ -77,10 +84,16 @@ def test_ties_keep_passage_order_and_unknown_words_find_nothing(passages_db):
     assert memory.search([], 5) == []
 
 
-def test_multi_token_phrases_are_left_to_fts5(passages_db):
+def test_phrases_of_several_tokens_count_only_adjacent_tokens(passages_db):
     memory = MemoryBM25.build(passages_db)
-    assert memory.search(["top-up", "fee"], 5) is None
-    assert memory.search(["e-4012"], 5) is None
+    found = dict(memory.search(["e-4012"], 10))
+    expected = dict(fts5_ranking(passages_db, "e-4012", 10))
+    assert found.keys() == expected.keys() == {13, 14}  # "e then 4012" counts, "4012 e" not
+    assert memory.search(["e-4012", "zebra-crossing"], 10) == memory.search(["e-4012"], 10)
+
+
+def test_a_phrase_without_tokens_is_left_to_fts5(passages_db):
+    assert MemoryBM25.build(passages_db).search(["__", "card"], 5) is None
 
 
 def test_the_index_follows_changes_after_a_rebuild(passages_db):
