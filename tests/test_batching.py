@@ -29,15 +29,21 @@ class GatedModel:
         return [item.upper() for item in items]
 
 
-async def test_first_item_runs_alone_and_the_queue_forms_the_next_batch():
+async def queue_behind_a_running_batch(max_batch: int, later: str):
+    """A batcher whose first batch, ["a"], is running while `later`'s items queue."""
     model = GatedModel()
-    batcher = MicroBatcher(model, max_batch=8)
+    batcher = MicroBatcher(model, max_batch=max_batch)
     batcher.start()
     first = asyncio.create_task(batcher.submit("a"))
     assert await asyncio.to_thread(model.first_started.wait, 5)
-    rest = [asyncio.create_task(batcher.submit(x)) for x in "bcdef"]
-    await asyncio.sleep(0.05)  # all five are queued behind the running batch
+    rest = [asyncio.create_task(batcher.submit(x)) for x in later]
+    await asyncio.sleep(0.05)  # all of them are queued behind the running batch
     model.release.set()
+    return model, batcher, first, rest
+
+
+async def test_first_item_runs_alone_and_the_queue_forms_the_next_batch():
+    model, batcher, first, rest = await queue_behind_a_running_batch(8, "bcdef")
     assert await first == "A"
     assert [await task for task in rest] == list("BCDEF")
     assert model.batches == [["a"], list("bcdef")]
@@ -45,14 +51,7 @@ async def test_first_item_runs_alone_and_the_queue_forms_the_next_batch():
 
 
 async def test_batches_are_capped_at_max_batch():
-    model = GatedModel()
-    batcher = MicroBatcher(model, max_batch=2)
-    batcher.start()
-    first = asyncio.create_task(batcher.submit("a"))
-    assert await asyncio.to_thread(model.first_started.wait, 5)
-    rest = [asyncio.create_task(batcher.submit(x)) for x in "bcde"]
-    await asyncio.sleep(0.05)
-    model.release.set()
+    model, batcher, first, rest = await queue_behind_a_running_batch(2, "bcde")
     await asyncio.gather(first, *rest)
     assert model.batches == [["a"], ["b", "c"], ["d", "e"]]
     await batcher.aclose()
