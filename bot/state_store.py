@@ -43,7 +43,7 @@ def read_state(db: sqlite_utils.Database, conversation_id: str) -> dict | None:
 
 
 def write_state(db: sqlite_utils.Database, conversation_id: str, state: dict) -> None:
-    with db.conn:
+    with db.atomic():  # a savepoint when it runs inside the log's group commit
         db.execute(
             "INSERT INTO conversation_state (conversation_id, status, state, updated_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET "
@@ -109,7 +109,7 @@ class SQLiteStateStore:
     async def _write(self, func, *args):
         if self._writer is None:
             return await self._run(func, self._db, *args)
-        return await self._writer.call(func, *args)
+        return await self._writer.write(func, *args)
 
     async def load_state(self, conversation_id: str) -> dict | None:
         return await self._run(read_state, self._db, conversation_id)

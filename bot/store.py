@@ -23,6 +23,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.errors import SupportbotError
+from bot.group_commit import GroupCommit
 
 T = TypeVar("T")
 
@@ -192,6 +193,17 @@ def _decode_turn(row: dict[str, Any]) -> dict[str, Any]:
     return decoded
 
 
+def _insert_turn(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
+    conversation = {
+        "id": row["conversation_id"],
+        "channel": row["channel"],
+        "sender_id": row.pop("sender_id"),
+        "opt_out": row.pop("opt_out"),
+    }
+    db.execute(UPSERT_CONVERSATION, {**conversation, "at": row["created_at"]})
+    return int(db.execute(INSERT_TURN, row).lastrowid)
+
+
 def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Database:
     """Open the log file on the calling thread (tests, CLI export); raise if it is not SQLite."""
     path = Path(path)
@@ -250,6 +262,7 @@ class SQLiteConversationStore:
         except BaseException:
             self._executor.shutdown(wait=True)
             raise
+        self._writes = GroupCommit(self._db, self._executor)
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteConversationStore:
@@ -274,20 +287,14 @@ class SQLiteConversationStore:
 
     async def log_turn(self, record: TurnRecord) -> int:
         """Append a turn and bump its conversation; committed before this returns."""
-        row = _turn_row(record)
-        return await self._run(self._write_turn, row)
+        return await self.write(_insert_turn, _turn_row(record))
 
-    def _write_turn(self, row: dict[str, Any]) -> int:
-        conversation = {
-            "id": row["conversation_id"],
-            "channel": row["channel"],
-            "sender_id": row.pop("sender_id"),
-            "opt_out": row.pop("opt_out"),
-        }
-        with self._db.atomic():
-            self._db.execute(UPSERT_CONVERSATION, {**conversation, "at": row["created_at"]})
-            cursor = self._db.execute(INSERT_TURN, row)
-        return int(cursor.lastrowid)
+    async def write(self, func: Callable[..., T], *args: Any) -> T:
+        """`func(db, *args)` on the store's thread and connection, committed before this
+        returns, in one transaction with the other writes queued meanwhile (group commit)."""
+        if self._closed:
+            raise RuntimeError("conversation store is closed")
+        return await self._writes.write(func, *args)
 
     async def history(self, conversation_id: str, limit: int = 50) -> list[dict]:
         """The last `limit` turns of a conversation, oldest first."""

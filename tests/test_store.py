@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.store
 from bot.errors import SupportbotError
 from bot.store import (
     ConversationStore,
@@ -147,15 +148,17 @@ async def test_concurrent_writes_all_land(store: SQLiteConversationStore, tmp_pa
     db.close()
 
 
-async def test_calls_run_on_one_worker_thread_not_the_loop(store: SQLiteConversationStore):
+async def test_calls_run_on_one_worker_thread_not_the_loop(
+    store: SQLiteConversationStore, monkeypatch
+):
     seen: set[int] = set()
-    original = store._write_turn
+    original = bot.store._insert_turn
 
-    def spy(row):
+    def spy(db, row):
         seen.add(threading.get_ident())
-        return original(row)
+        return original(db, row)
 
-    store._write_turn = spy
+    monkeypatch.setattr(bot.store, "_insert_turn", spy)
     await asyncio.gather(*(store.log_turn(make_turn("a", "x", 1.0)) for _ in range(20)))
 
     assert len(seen) == 1
