@@ -8,6 +8,12 @@ By default the worker never waits for a batch to fill: an idle model starts on t
 first item at once (a lone customer pays no batching delay), and items that arrive while
 it runs form the next batch, so batches grow with load by themselves. A positive
 `max_wait_seconds` trades that latency for fuller batches.
+
+With `max_in_flight` above 1, the next batch starts while earlier ones still run (each in
+its own thread), up to that many at once. A batch of the bot's model is part parallel
+(the encoder, which releases the GIL) and part serial (retrieval and classification in
+Python); two in flight let one batch's serial part overlap the next one's encoding,
+instead of leaving the encoder's cores idle meanwhile.
 """
 
 from __future__ import annotations
@@ -27,12 +33,17 @@ class MicroBatcher(Generic[Item, Result]):
         run_batch: Callable[[list[Item]], list[Result]],
         max_batch: int = 32,
         max_wait_seconds: float = 0.0,
+        max_in_flight: int = 1,
     ):
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="model")
+        self._executor = ThreadPoolExecutor(max_in_flight, thread_name_prefix="model")
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._running: set[asyncio.Task] = set()
         self._worker: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -60,6 +71,7 @@ class MicroBatcher(Generic[Item, Result]):
     async def _serve(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
+            await self._slots.acquire()  # released when a batch finishes (`_run`)
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
@@ -72,7 +84,9 @@ class MicroBatcher(Generic[Item, Result]):
                     batch.append(await asyncio.wait_for(self._queue.get(), max(timeout, 0)))
                 except TimeoutError:
                     break
-            await self._run(loop, batch)
+            task = loop.create_task(self._run(loop, batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
 
     async def _run(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
         items = [item for item, _ in batch]
@@ -81,6 +95,8 @@ class MicroBatcher(Generic[Item, Result]):
         except Exception as exc:  # handed to every waiter; the dispatch boundary logs it
             results = None
             error = exc
+        finally:
+            self._slots.release()
         for index, (_, future) in enumerate(batch):
             if not future.done():
                 if results is None:

@@ -46,6 +46,9 @@ class ServerSettings:
     max_message_chars: int = 2000
     max_body_bytes: int = 64 * 1024
     max_batch: int = 32
+    model_batches_in_flight: int = 2
+    """Model batches run at once (bot/batching.py): two overlap one batch's retrieval with
+    the next one's encoding."""
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     admin_token: str | None = None
@@ -102,7 +105,9 @@ class Runtime:
 async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIterator[Runtime]:
     """The dialogue manager with its batcher, state store and handoff notifier; on exit the
     queued turns finish, then everything is closed in order. Shared by server and chat."""
-    batcher: MicroBatcher[str, Analysis] = MicroBatcher(deps.model.analyse, settings.max_batch)
+    batcher: MicroBatcher[str, Analysis] = MicroBatcher(
+        deps.model.analyse, settings.max_batch, max_in_flight=settings.model_batches_in_flight
+    )
     moderator = Moderator(settings.moderation, settings.max_message_chars)
     states = deps.states or _state_store(deps.store)
     handoff = settings.dialogue.handoff

@@ -11,6 +11,7 @@ what the abstain threshold is calibrated on.
 
 from __future__ import annotations
 
+import heapq
 import re
 from dataclasses import dataclass
 
@@ -84,15 +85,21 @@ def fuse(
     lexical: list[tuple[int, float]],
     weight: float,
     exact: dict[int, float] | None = None,
+    limit: int | None = None,
 ) -> list[Fused]:
-    """Every candidate from any side, best first. `dense` must hold a cosine for every
-    lexical and exact candidate too (the caller computes those the vector search missed)."""
+    """The `limit` best candidates from any side (all of them by default), best first.
+    `dense` must hold a cosine for every lexical and exact candidate too (the caller
+    computes those the vector search missed)."""
     best = lexical[0][1] if lexical else 0.0
     relative = {pid: score / best for pid, score in lexical} if best > 0 else {}
     exact = exact or {}
-    fused = []
-    for pid, cosine in dense.items():
-        lexical_part, exact_part = relative.get(pid, 0.0), exact.get(pid, 0.0)
-        score = cosine + weight * lexical_part + IDENTIFIER_WEIGHT * exact_part
-        fused.append(Fused(pid, score, cosine, lexical_part, exact_part))
-    return sorted(fused, key=lambda f: (-f.score, f.passage_id))
+    scored = [
+        (-(cosine + weight * relative.get(pid, 0.0) + IDENTIFIER_WEIGHT * exact.get(pid, 0.0)), pid)
+        for pid, cosine in dense.items()
+    ]
+    # Only the kept candidates become objects: a search keeps 3 of about 60.
+    kept = sorted(scored) if limit is None else heapq.nsmallest(limit, scored)
+    return [
+        Fused(pid, -negated, dense[pid], relative.get(pid, 0.0), exact.get(pid, 0.0))
+        for negated, pid in kept
+    ]

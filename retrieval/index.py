@@ -99,7 +99,8 @@ class PassageIndex:
         self.bm25: MemoryBM25 | None = None
         """BM25 from memory; None for stores too large for it, which FTS5 answers."""
         self.rows: PassageMemory | KnowledgeStore = store
-        """Where passage rows and vector owners are read: memory when the store is small."""
+        """Where passage rows, vector owners and stored vectors are read: memory when the
+        store is small."""
         self.refresh()
 
     @classmethod
@@ -172,11 +173,11 @@ class PassageIndex:
         exact = self._exact(text)
         missing = {pid for pid, _ in lexical if pid not in dense} | (exact.keys() - dense.keys())
         if missing:
-            owners, stored = self.store.passage_vectors(missing, self.dimension)
+            owners, stored = self.rows.passage_vectors(missing, self.dimension)
             for passage_id, cosine in zip(owners, stored @ vector, strict=True):
                 dense[int(passage_id)] = max(float(cosine), dense.get(int(passage_id), -1.0))
         lexical = [(pid, score) for pid, score in lexical if pid in dense]
-        return fuse(dense, lexical, self.settings.lexical_weight, exact)[:k]
+        return fuse(dense, lexical, self.settings.lexical_weight, exact, limit=k)
 
     def _lexical(self, phrases: list[str]) -> list[tuple[int, float]]:
         """The best BM25 matches of any of the phrases: from memory when it can answer,

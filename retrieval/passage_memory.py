@@ -1,23 +1,28 @@
-"""Passage rows and the vector -> passage map of a small knowledge base, held in memory.
+"""Passage rows, the vector -> passage map and the stored vectors of a small knowledge
+base, held in memory.
 
-Every search reads both for its hits; from SQLite that was two queries per batch of
-messages. A store within `bm25_memory.MAX_PASSAGES` is read once per FAISS generation
-instead (a few MB for 10,000 passages). `PassageMemory` answers the two calls
-`KnowledgeStore` answers, with the same results, so the index uses either.
+Every search reads rows and owners for its hits, and the vectors of lexical matches the
+vector search missed; from SQLite that was three queries per batch of messages, the last
+one per message. A store within `bm25_memory.MAX_PASSAGES` is read once per FAISS
+generation instead (the demo's 9,606 passages: 15 MB of vectors). `PassageMemory` answers
+the calls `KnowledgeStore` answers, with the same results, so the index uses either.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from retrieval import bm25_memory
 from retrieval.kb_store import PASSAGE_COLUMNS, KnowledgeStore
 
 
 class PassageMemory:
-    def __init__(self, owners: dict[int, int], rows: dict[int, dict]):
+    def __init__(self, owners: dict[int, int], rows: dict[int, dict], vectors: PassageVectors):
         self._owners = owners
         self._rows = rows
+        self._vectors = vectors
 
     @classmethod
     def load(cls, store: KnowledgeStore) -> PassageMemory | None:
@@ -29,8 +34,9 @@ class PassageMemory:
             row[0]: dict(zip(PASSAGE_COLUMNS, row[1:], strict=True))
             for row in store.db.execute(f"SELECT id, {columns} FROM passages")
         }
-        owners = dict(store.db.execute("SELECT id, passage_id FROM vectors").fetchall())
-        return cls(owners, rows)
+        stored = store.db.execute("SELECT id, passage_id, vector FROM vectors").fetchall()
+        owners = {vector_id: passage_id for vector_id, passage_id, _ in stored}
+        return cls(owners, rows, PassageVectors(stored, int(store.meta()["dimension"])))
 
     def vector_owners(self, vector_ids: Iterable[int]) -> dict[int, int]:
         """vector id -> passage id, for the ids that still exist."""
@@ -40,3 +46,29 @@ class PassageMemory:
     def passages(self, passage_ids: Iterable[int]) -> dict[int, dict]:
         rows = self._rows
         return {int(i): dict(rows[int(i)]) for i in passage_ids if int(i) in rows}
+
+    def passage_vectors(self, passage_ids: Iterable[int], dimension: int):
+        """(passage id per vector, vectors) of the given passages' search texts."""
+        return self._vectors.of(passage_ids)
+
+
+class PassageVectors:
+    """Stored vectors grouped by passage: one slice of one matrix per passage."""
+
+    def __init__(self, stored: list[tuple[int, int, bytes]], dimension: int):
+        stored = sorted(stored, key=lambda row: (row[1], row[0]))  # by passage, then vector
+        self.owners = np.asarray([row[1] for row in stored], dtype=np.int64)
+        blob = b"".join(row[2] for row in stored)
+        self.matrix = np.frombuffer(blob, dtype=np.float32).reshape(-1, dimension)
+        passages, starts = np.unique(self.owners, return_index=True)
+        ends = np.append(starts[1:], len(self.owners))
+        self._spans = {
+            int(p): (int(s), int(e)) for p, s, e in zip(passages, starts, ends, strict=True)
+        }
+
+    def of(self, passage_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        spans = [self._spans[i] for i in sorted({int(i) for i in passage_ids}) if i in self._spans]
+        if not spans:
+            return self.owners[:0], self.matrix[:0]
+        rows = np.concatenate([np.arange(start, end) for start, end in spans])
+        return self.owners[rows], self.matrix[rows]

@@ -16,6 +16,7 @@ from retrieval.hybrid import fts_query, fuse, identifiers
 from retrieval.index import PassageIndex, SearchSettings
 from retrieval.kb_store import KnowledgeStore
 from retrieval.model_dir import read_manifest
+from retrieval.passage_memory import PassageMemory
 from training.kb_manager import add_documents
 
 TERMINAL_MD = """# Card terminal help
@@ -119,3 +120,19 @@ def test_small_stores_search_from_memory_as_large_ones_do_from_sqlite(terminal_m
     assert on_disk.bm25 is None and isinstance(on_disk.rows, KnowledgeStore)
     assert from_memory == from_sqlite
     assert any(hit["lexical"] > 0 for hits in from_memory for hit in hits)
+
+
+def test_passage_vectors_from_memory_are_the_stored_ones(terminal_model):
+    store = KnowledgeStore(terminal_model)
+    memory = PassageMemory.load(store)
+    dimension = int(store.meta()["dimension"])
+    every_passage = [int(row[0]) for row in store.db.execute("SELECT id FROM passages")]
+    for wanted in ([every_passage[0]], every_passage[1::2], every_passage, [10**9]):
+        from_memory = memory.passage_vectors(wanted, dimension)
+        from_sqlite = store.passage_vectors(wanted, dimension)
+        assert as_rows(*from_memory) == as_rows(*from_sqlite)
+        assert len(from_memory[0]) >= len(set(wanted) & set(every_passage))
+
+
+def as_rows(owners: np.ndarray, vectors: np.ndarray) -> list[tuple[int, bytes]]:
+    return sorted((int(o), v.tobytes()) for o, v in zip(owners, vectors, strict=True))
