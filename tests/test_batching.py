@@ -77,12 +77,18 @@ async def test_submit_after_close_is_refused():
         await batcher.submit("a")
 
 
-async def test_with_two_in_flight_a_batch_runs_while_the_first_is_still_running():
+async def hold_first_batch(max_in_flight: int):
+    """A batcher whose first batch, ["a"], has started and is held until released."""
     model = GatedModel()
-    batcher = MicroBatcher(model, max_batch=8, max_in_flight=2)
+    batcher = MicroBatcher(model, max_batch=8, max_in_flight=max_in_flight)
     batcher.start()
     first = asyncio.create_task(batcher.submit("a"))
     assert await asyncio.to_thread(model.first_started.wait, 5)
+    return model, batcher, first
+
+
+async def test_with_two_in_flight_a_batch_runs_while_the_first_is_still_running():
+    model, batcher, first = await hold_first_batch(max_in_flight=2)
     assert await asyncio.wait_for(batcher.submit("b"), 5) == "B"
     assert not first.done()
     model.release.set()
@@ -91,11 +97,7 @@ async def test_with_two_in_flight_a_batch_runs_while_the_first_is_still_running(
 
 
 async def test_batches_beyond_the_in_flight_limit_wait_for_a_free_slot():
-    model = GatedModel()
-    batcher = MicroBatcher(model, max_batch=8, max_in_flight=1)
-    batcher.start()
-    first = asyncio.create_task(batcher.submit("a"))
-    assert await asyncio.to_thread(model.first_started.wait, 5)
+    model, batcher, first = await hold_first_batch(max_in_flight=1)
     second = asyncio.create_task(batcher.submit("b"))
     await asyncio.sleep(0.05)
     assert not second.done() and model.batches == [["a"]]
