@@ -61,9 +61,9 @@ class PassageVectors:
         blob = b"".join(row[2] for row in stored)
         self.matrix = np.frombuffer(blob, dtype=np.float32).reshape(-1, dimension)
         passages, starts = np.unique(self.owners, return_index=True)
-        ends = np.append(starts[1:], len(self.owners))
+        bounds = np.append(starts, len(self.owners))
         self._spans = {
-            int(p): (int(s), int(e)) for p, s, e in zip(passages, starts, ends, strict=True)
+            int(passage): (int(bounds[i]), int(bounds[i + 1])) for i, passage in enumerate(passages)
         }
 
     def of(self, passage_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:

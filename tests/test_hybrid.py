@@ -16,7 +16,7 @@ from retrieval.hybrid import fts_query, fuse, identifiers
 from retrieval.index import PassageIndex, SearchSettings
 from retrieval.kb_store import KnowledgeStore
 from retrieval.model_dir import read_manifest
-from retrieval.passage_memory import PassageMemory
+from retrieval.passage_memory import PassageMemory, PassageVectors
 from training.kb_manager import add_documents
 
 TERMINAL_MD = """# Card terminal help
@@ -132,6 +132,12 @@ def test_passage_vectors_from_memory_are_the_stored_ones(terminal_model):
         from_sqlite = store.passage_vectors(wanted, dimension)
         assert as_rows(*from_memory) == as_rows(*from_sqlite)
         assert len(from_memory[0]) >= len(set(wanted) & set(every_passage))
+
+
+def test_an_empty_store_has_no_passage_vectors():
+    vectors = PassageVectors([], dimension=4)
+    owners, matrix = vectors.of([1, 2])
+    assert owners.shape == (0,) and matrix.shape == (0, 4)
 
 
 def as_rows(owners: np.ndarray, vectors: np.ndarray) -> list[tuple[int, bytes]]:

@@ -85,7 +85,9 @@ async def test_running_server_swaps_to_a_promoted_version_under_load(
         sent = 0
         while not stop.is_set():
             text = MESSAGES[(index + sent) % len(MESSAGES)]
-            results.append(await send(session, url, f"load-{index}", text))
+            # A new sender per message: one sender sending back to back would soon be
+            # answered by the per-sender rate limit, and rate-limited turns are not logged.
+            results.append(await send(session, url, f"load-{index}-{sent}", text))
             sent += 1
 
     async with live_server(holder, tmp_path / "log.db", settings) as live:  # type: ignore[arg-type]
