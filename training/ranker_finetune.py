@@ -6,14 +6,13 @@ reasons: the library's trainer needs `datasets`, which the project does not ship
 CPU the time goes into padding unless each side is length-bucketed, which this loop does.
 Batches are random by default. `hard_negatives="dialogue"` keeps a dialogue's turns
 together instead (`dialogue_batches`), so a context's hardest negatives, the same agent's
-other replies in that conversation, share its batch; on SGD that scored lower on 1-of-100
-with random negatives (docs/benchmarks.md), so it is off by default.
+other replies in that conversation, share its batch. It is off by default: no figure in
+docs/benchmarks.md compares the two yet, and random batches are what was measured there.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,6 +22,7 @@ import torch
 
 from retrieval.ranker_encoder import make_tokenizer, tokenize
 from retrieval.ranker_text import reply_key
+from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, dialogue_batches, random_batches
 
 Progress = Callable[[str], None]
@@ -107,17 +107,6 @@ def finetune_ranker(
     model.eval()
     seen = sum(len(b) for b in batches[:steps])
     return FinetuneResult(model, steps, seen, time.monotonic() - started, steps < len(batches))
-
-
-def idle_cores() -> int:
-    """Usable cores minus the load average, at least one.
-
-    PyTorch's OpenMP threads meet at a barrier after every operator, so on a saturated
-    machine one descheduled thread stalls the others: measured here, a training step ran
-    14 times slower with 2 threads than with 1 on 2 cores at load 7.
-    """
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(cores or 1, math.floor(cores - os.getloadavg()[0] + 0.5)))
 
 
 @contextmanager

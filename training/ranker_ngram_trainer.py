@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from retrieval.ranker_ngrams import NgramEncoder, context_features, reply_features
+from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair
-from training.ranker_finetune import idle_cores, torch_threads
+from training.ranker_finetune import torch_threads
 
 Progress = Callable[[str], None]
 

@@ -30,9 +30,10 @@ from retrieval.ranker import (
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
 from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, reply_key
+from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, extract_pairs, split_by_dialogue
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks
-from training.ranker_finetune import FinetuneSettings, finetune_ranker, idle_cores
+from training.ranker_finetune import FinetuneSettings, finetune_ranker
 from training.ranker_ngram_trainer import NgramSettings, TrainedNgrams, train_ngram_encoder
 from training.reply_pool import PoolSettings, build_pool, reusable_replies, template_candidates
 from training.schema import Dialogue
