@@ -237,9 +237,9 @@ def freeze_loaded_objects() -> None:
     took 68 ms here; under load such a pause lands on whichever turns are in flight.
     Frozen objects are still freed by reference counting; only garbage cycles among them
     are never collected, which costs memory only if the first model is swapped out and
-    held such cycles. With the freeze,
-    p99 at 64 concurrent customers went from 281-283 ms to 253-259 ms (two alternating
-    pairs of benchmarks/load.py runs). A model swapped in later is not frozen.
+    held such cycles. With the freeze, p99 at 64 concurrent customers went from 281-283
+    ms to 253-259 ms (two alternating pairs of benchmarks/load.py runs). A model swapped
+    in later is not frozen.
     """
     gc.collect()
     gc.freeze()

@@ -261,7 +261,7 @@ def export_onnx(
     return out_dir / ONNX_FILE
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """Cores this process may run on (a container's CPU set), not the host's count."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0)) or 1
@@ -277,7 +277,7 @@ def serving_encoder(onnx_dir: Path) -> OnnxEncoder:
     thread per run, and a batch's texts run side by side, keeps every core busy under load
     and leaves the loop a core when a message comes alone.
     """
-    return OnnxEncoder(onnx_dir, threads=1, parallel_runs=_usable_cores())
+    return OnnxEncoder(onnx_dir, threads=1, parallel_runs=usable_cores())
 
 
 def _session_options(threads: int | None) -> ort.SessionOptions:
@@ -291,7 +291,7 @@ def _session_options(threads: int | None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.intra_op_num_threads = threads or _usable_cores()
+    options.intra_op_num_threads = threads or usable_cores()
     options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "1")
     return options

@@ -110,7 +110,7 @@ def test_int8_vector_does_not_depend_on_its_batch(int8_encoder):
 
 def test_serving_encoder_runs_texts_side_by_side_with_the_same_vectors(int8_encoder):
     serving = onnx_encoder.serving_encoder(int8_encoder.path)
-    if onnx_encoder._usable_cores() > 1:
+    if onnx_encoder.usable_cores() > 1:
         assert serving._runners is not None
     one_by_one = np.vstack([int8_encoder.encode([s]) for s in SENTENCES])
     np.testing.assert_allclose(serving.encode(SENTENCES), one_by_one, atol=1e-5)

@@ -19,6 +19,8 @@ import os
 import time
 from pathlib import Path
 
+from retrieval.onnx_encoder import usable_cores
+
 PROC_STAT = Path("/proc/stat")
 BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
 """user, nice, system, irq, softirq, steal; idle and iowait (3, 4) are not busy."""
@@ -26,8 +28,7 @@ BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
 
 def idle_cores(window_seconds: float = 1.0) -> int:
     """Usable cores minus the cores busy with other work now, at least one."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
+    cores = usable_cores()
     return max(1, min(cores, math.floor(cores - busy_cores(window_seconds) + 0.5)))
 
 
