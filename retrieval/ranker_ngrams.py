@@ -7,6 +7,13 @@ cosines beat either (figures in docs/benchmarks.md). Context features are word 1
 tagged with the turn's distance from the end (trigrams too for the latest turn); reply
 features are word 1-3 grams. Each side averages its features' embeddings and passes the
 mean through a small tanh MLP, then L2-normalises.
+
+Several such models ("members", trained alike from different seeds over one vocabulary)
+make one encoder whose score is the mean of their cosines: each member overfits its own
+way, and on SGD two members beat one by more than a bigger single model did (figures in
+docs/benchmarks.md). A context vector is the members' vectors side by side; a reply
+vector the same, divided by the number of members, so the mean is still one dot product.
+Files written before members existed hold one member under unprefixed names.
 """
 
 from __future__ import annotations
@@ -24,6 +31,11 @@ _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 _TURN = re.compile(r"\[(customer|agent)\] ")
 SIDES = ("context", "reply")
 TENSORS = tuple(f"{side}_{name}" for side in SIDES for name in ("table", "w1", "b1", "w2", "b2"))
+
+
+def member_prefix(member: int) -> str:
+    """Prefix of a member's tensor names in the weights file."""
+    return f"member{member}."
 
 
 def _grams(words: list[str], longest: int) -> list[str]:
@@ -49,16 +61,13 @@ def reply_features(reply: str) -> list[str]:
 
 
 class NgramEncoder:
-    """Feature vocabularies (row 0 is "no known feature") and the weights of both sides."""
+    """Feature vocabularies (row 0 is "no known feature") and each member's weights."""
 
     def __init__(self, vocab: dict[str, list[str]], tensors: dict[str, np.ndarray]):
-        missing = [name for name in TENSORS if name not in tensors]
-        if missing:
-            raise ModelError(f"ranker n-gram weights: missing tensors {missing}")
         self.rows = {side: {f: i + 1 for i, f in enumerate(vocab[side])} for side in SIDES}
-        self.tensors = dict(tensors)
+        self.members = _members(tensors)
         """Embedding tables stay float16 (half the memory); rows are widened when gathered."""
-        self.dimension = int(self.tensors["context_w2"].shape[0])
+        self.dimension = sum(int(m["context_w2"].shape[0]) for m in self.members)
 
     @classmethod
     def load(cls, weights: Path, vocab: Path) -> NgramEncoder:
@@ -72,17 +81,37 @@ class NgramEncoder:
         return self._encode("context", [context_features(t) for t in texts])
 
     def encode_replies(self, texts: list[str]) -> np.ndarray:
-        return self._encode("reply", [reply_features(t) for t in texts])
+        vectors = self._encode("reply", [reply_features(t) for t in texts])
+        return vectors / len(self.members)
 
     def _encode(self, side: str, features: list[list[str]]) -> np.ndarray:
-        rows, table = self.rows[side], self.tensors[f"{side}_table"]
-        pooled = np.zeros((len(features), table.shape[1]), dtype=np.float32)
-        for i, names in enumerate(features):
-            known = [rows[f] for f in names if f in rows] or [0]
-            pooled[i] = table[known].astype(np.float32).mean(axis=0)
-        t = self.tensors
-        hidden = np.tanh(pooled @ t[f"{side}_w1"].T + t[f"{side}_b1"])
-        out = hidden @ t[f"{side}_w2"].T + t[f"{side}_b2"]
-        return (out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)).astype(
-            np.float32
-        )
+        rows = self.rows[side]
+        known = [[rows[f] for f in names if f in rows] or [0] for names in features]
+        return np.hstack([_member_vectors(m, side, known) for m in self.members])
+
+
+def _members(tensors: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
+    """Each member's tensors under their plain names (one member for unprefixed files)."""
+    if all(name in tensors for name in TENSORS):
+        return [{name: tensors[name] for name in TENSORS}]
+    members = []
+    while any(key.startswith(member_prefix(len(members))) for key in tensors):
+        prefix = member_prefix(len(members))
+        missing = [name for name in TENSORS if prefix + name not in tensors]
+        if missing:
+            raise ModelError(f"ranker n-gram weights: member {len(members)} lacks {missing}")
+        members.append({name: tensors[prefix + name] for name in TENSORS})
+    if not members:
+        raise ModelError(f"ranker n-gram weights: missing tensors {list(TENSORS)}")
+    return members
+
+
+def _member_vectors(tensors: dict[str, np.ndarray], side: str, known: list[list[int]]):
+    table = tensors[f"{side}_table"]
+    pooled = np.zeros((len(known), table.shape[1]), dtype=np.float32)
+    for i, ids in enumerate(known):
+        pooled[i] = table[ids].astype(np.float32).mean(axis=0)
+    hidden = np.tanh(pooled @ tensors[f"{side}_w1"].T + tensors[f"{side}_b1"])
+    out = hidden @ tensors[f"{side}_w2"].T + tensors[f"{side}_b2"]
+    norms = np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return (out / norms).astype(np.float32)

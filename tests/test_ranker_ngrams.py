@@ -4,8 +4,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from safetensors.numpy import save_file
 
+from bot.errors import ModelError
 from retrieval.ranker_ngrams import NgramEncoder, context_features
 from training.dialogue_pairs import ReplyPair
 from training.ranker_ngram_trainer import NgramSettings, train_ngram_encoder
@@ -50,3 +52,43 @@ def test_trained_encoder_ranks_the_topic_reply_first_and_survives_a_round_trip(t
     np.testing.assert_allclose(
         loaded.encode_replies(replies), trained.encoder.encode_replies(replies), atol=1e-6
     )
+
+
+def _one_member_settings(seed: int) -> NgramSettings:
+    return NgramSettings(
+        seed=seed, dimension=8, min_count=1, members=1, epochs=2, batch_size=4, learning_rate=1e-2
+    )
+
+
+def test_two_members_score_the_mean_of_their_cosines():
+    pairs = _pairs()
+    first = train_ngram_encoder(pairs, _one_member_settings(1), progress=lambda _message: None)
+    second = train_ngram_encoder(pairs, _one_member_settings(2), progress=lambda _message: None)
+    both = dict(first.tensors)
+    both |= {k.replace("member0.", "member1."): v for k, v in second.tensors.items()}
+    ensemble = NgramEncoder(first.vocab, both)
+    contexts, replies = ["[customer] my card"], list(TOPICS.values())
+
+    def cosines(encoder: NgramEncoder) -> np.ndarray:
+        return encoder.encode_contexts(contexts) @ encoder.encode_replies(replies).T
+
+    expected = (cosines(first.encoder) + cosines(second.encoder)) / 2
+    np.testing.assert_allclose(cosines(ensemble), expected, atol=1e-6)
+    assert ensemble.dimension == 16
+
+
+def test_weights_written_before_members_load_as_one_member():
+    trained = train_ngram_encoder(_pairs(), _one_member_settings(1), lambda _message: None)
+    unprefixed = {k.removeprefix("member0."): v for k, v in trained.tensors.items()}
+    legacy = NgramEncoder(trained.vocab, unprefixed)
+    texts = list(TOPICS.values())
+    np.testing.assert_allclose(
+        legacy.encode_replies(texts), trained.encoder.encode_replies(texts), atol=1e-6
+    )
+
+
+def test_a_member_missing_tensors_is_a_model_error():
+    trained = train_ngram_encoder(_pairs(), _one_member_settings(1), lambda _message: None)
+    broken = {k: v for k, v in trained.tensors.items() if k != "member0.reply_w2"}
+    with pytest.raises(ModelError, match=r"member 0 lacks \['reply_w2'\]"):
+        NgramEncoder(trained.vocab, broken)

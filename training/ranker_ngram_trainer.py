@@ -11,12 +11,12 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from retrieval.ranker_ngrams import NgramEncoder, context_features, reply_features
+from retrieval.ranker_ngrams import NgramEncoder, context_features, member_prefix, reply_features
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair
 from training.ranker_finetune import torch_threads
@@ -26,10 +26,16 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class NgramSettings:
+    """Defaults chosen on the held-out slice of SGD `train` (docs/benchmarks.md): 256
+    dimensions and features seen 4 times beat 128 and 2, more epochs overfit, and two
+    members beat one."""
+
     seed: int = 42
-    dimension: int = 128
-    min_count: int = 2
+    dimension: int = 256
+    min_count: int = 4
     """A feature must occur in this many training pairs to get an embedding."""
+    members: int = 2
+    """Models trained alike from different seeds; the encoder averages their cosines."""
     epochs: int = 3
     batch_size: int = 256
     learning_rate: float = 1e-3
@@ -87,22 +93,34 @@ def train_ngram_encoder(
         "context": vocabulary(contexts, settings.min_count),
         "reply": vocabulary(replies, settings.min_count),
     }
-    context_ids = _ids(contexts, vocab["context"])
-    reply_ids = _ids(replies, vocab["reply"])
+    ids = (_ids(contexts, vocab["context"]), _ids(replies, vocab["reply"]))
+    progress(
+        f"training the ranker's n-gram encoder: {len(pairs)} pairs, "
+        f"{len(vocab['context'])} + {len(vocab['reply'])} features, "
+        f"{settings.members} member(s)"
+    )
+    tensors: dict[str, np.ndarray] = {}
+    with torch_threads(idle_cores()):
+        for member in range(settings.members):
+            seeded = replace(settings, seed=settings.seed + MEMBER_SEED_STEP * member)
+            trained = _train_member(vocab, ids, seeded, progress)
+            tensors.update({member_prefix(member) + k: v for k, v in trained.items()})
+    encoder = NgramEncoder(vocab, tensors)
+    return TrainedNgrams(encoder, vocab, tensors, time.monotonic() - started)
+
+
+MEMBER_SEED_STEP = 1000
+"""Member k trains with seed + k * this: its own initialisation and batch order."""
+
+
+def _train_member(vocab, ids, settings: NgramSettings, progress: Progress) -> dict:
     torch.manual_seed(settings.seed)
     sides = (
         _Side(len(vocab["context"]) + 1, settings.dimension),
         _Side(len(vocab["reply"]) + 1, settings.dimension),
     )
-    progress(
-        f"training the ranker's n-gram encoder: {len(pairs)} pairs, "
-        f"{len(vocab['context'])} + {len(vocab['reply'])} features"
-    )
-    with torch_threads(idle_cores()):
-        _train(sides, context_ids, reply_ids, settings, progress)
-    tensors = {**sides[0].export("context"), **sides[1].export("reply")}
-    encoder = NgramEncoder(vocab, tensors)
-    return TrainedNgrams(encoder, vocab, tensors, time.monotonic() - started)
+    _train(sides, ids[0], ids[1], settings, progress)
+    return {**sides[0].export("context"), **sides[1].export("reply")}
 
 
 def _ids(featured: list[list[str]], names: list[str]) -> list[list[int]]:
