@@ -156,6 +156,7 @@ def _server_settings(model, channels: bool = True):
     from bot.action_stage import actions_from_config
     from bot.channels.slack_config import settings_from_config
     from bot.channels.webchat_config import WebchatSettings
+    from bot.config import ServerConfig
     from bot.dialogue_config import DialogueConfig
     from bot.moderation import ModerationConfig, PrivacyConfig
     from bot.server import ServerSettings
@@ -169,6 +170,7 @@ def _server_settings(model, channels: bool = True):
         actions=actions_from_config(config.get("actions")),
         slack=settings_from_config(config.get("channels")) if channels else None,
         webchat=WebchatSettings.model_validate((config.get("channels") or {}).get("webchat") or {}),
+        trusted_proxies=ServerConfig.model_validate(config.get("server") or {}).trusted_proxies,
     )
 
 

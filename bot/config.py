@@ -10,13 +10,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.actions.config import ActionsConfig
 from bot.channels.slack_config import SlackConfig
 from bot.channels.webchat_config import WebchatSettings
 from bot.dialogue_config import DialogueConfig
 from bot.errors import ConfigError
+from bot.forwarded import parse_networks
 from bot.moderation.config import ModerationConfig, PrivacyConfig
 
 CONFIG_FILENAME = "supportbot.yml"
@@ -116,6 +117,20 @@ class ChannelsConfig(_Strict):
     """The web chat widget; on unless `enabled: false` (it is what `supportbot demo` shows)."""
 
 
+class ServerConfig(_Strict):
+    """How `supportbot serve` sits in its network."""
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the
+    client (bot/forwarded.py); empty: the connection's own address is the client's."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        parse_networks(entries)
+        return entries
+
+
 class BotConfig(_Strict):
     """A bot project: what to train from and how."""
 
@@ -131,6 +146,7 @@ class BotConfig(_Strict):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     learning: LearningConfig = Field(default_factory=LearningConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
 
     def sources(self, root: Path) -> list[DataSource]:
         """Data sources with paths resolved against the project folder."""

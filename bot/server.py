@@ -25,6 +25,7 @@ from bot.channels.webchat import WebchatSettings, add_webchat_routes
 from bot.conversation_stages import ConversationMemory, StateStore
 from bot.dialogue import DialogueManager
 from bot.dialogue_config import DialogueConfig
+from bot.forwarded import forwarded_middleware, parse_networks
 from bot.handoff import HandoffNotifier
 from bot.http_errors import RequestError, json_errors
 from bot.model_swap import add_model_routes
@@ -65,6 +66,8 @@ class ServerSettings:
     slack: SlackSettings | None = None
     """Tokens resolved from the environment (bot.channels.slack_config); None: no Slack."""
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
+    trusted_proxies: list[str] = field(default_factory=list)
+    """Proxies whose X-Forwarded-For names the client (bot/forwarded.py)."""
 
 
 @dataclass
@@ -76,7 +79,10 @@ class AppDeps:
 
 
 def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
-    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=[json_errors])
+    middlewares = [json_errors]
+    if settings.trusted_proxies:
+        middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))
+    app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[DEPS] = deps
     app.cleanup_ctx.append(_runtime(settings, deps))
     app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))

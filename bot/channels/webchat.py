@@ -281,8 +281,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _client(request: web.Request) -> str:
-    """Whom the session limit counts: the peer address. Behind a reverse proxy that is the
-    proxy's, unless a middleware sets it from trusted forwarded headers (aiohttp-remotes)."""
+    """Whom the session limit counts: the client's address; behind a reverse proxy listed
+    in `server.trusted_proxies`, the one its X-Forwarded-For names (bot/forwarded.py)."""
     return request.remote or "unknown"
 
 
