@@ -51,7 +51,9 @@ class RankerSettings:
     validation_fraction: float = 0.05
     min_validation_dialogues: int = 50
     """Fewer dialogues than this are all used for training, with no validation figures."""
-    max_validation_pairs: int = 1000
+    max_validation_pairs: int = 5000
+    """The n-gram weight is chosen on these: on SGD, 1,000 pairs could not tell weights 1.0
+    and 3.0 apart (0.731 vs 0.732) while 5,577 put 3.0 0.9 points below 1.5."""
     answer_precision: float = 0.9
     """Share of open-pool answers that must be the agent's reply on validation data."""
     ngrams: NgramSettings = field(default_factory=NgramSettings)
