@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
-from aiohttp import hdrs, web
+if TYPE_CHECKING:
+    from aiohttp import web
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
 
 
 def parse_networks(entries: Sequence[str]) -> list[Network]:
@@ -50,7 +52,11 @@ def client_address(peer: str | None, forwarded_for: str, trusted: Sequence[Netwo
 
 
 def forwarded_middleware(trusted: Sequence[Network]):
-    """Sets `request.remote` to the client's address for requests through a trusted proxy."""
+    """Sets `request.remote` to the client's address for requests through a trusted proxy.
+
+    aiohttp is imported here, not at the top: config validation uses `parse_networks`,
+    and `supportbot train` should not pay for importing the web server."""
+    from aiohttp import hdrs, web
 
     @web.middleware
     async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:
