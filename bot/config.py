@@ -63,6 +63,9 @@ class TrainingConfig(_Strict):
     """Fuse a word/character n-gram model with the vector head when held-out data says so."""
     lexical_regularisation: float = Field(default=30.0, gt=0)
     """Inverse L2 strength (scikit-learn's C) of the n-gram model's logistic regression."""
+    kb_answers_as_intents: bool = True
+    """Learn each knowledge-base answer given to at least `min_examples_per_intent`
+    distinct questions as a class of the intent classifier (training/kb_answer_groups.py)."""
     kb_questions_as_out_of_scope: bool = True
     """Train the intent classifier with the knowledge base's questions as out-of-scope
     examples, so it leaves them to retrieval (training/kb_negatives.py)."""

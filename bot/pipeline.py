@@ -29,6 +29,7 @@ from bot.moderation.stages import (
 )
 from bot.store import ConversationStore, TurnRecord
 from retrieval.bot_model import Analysis, BotModel
+from retrieval.index import Hit, Passage
 
 log = logging.getLogger(__name__)
 
@@ -174,21 +175,33 @@ class ResponsePolicy:
         if not prediction.out_of_scope and prediction.intent in self.model.responses:
             self._respond_with_intent(turn, prediction.intent, context)
             return
-        best = analysis.hits[0] if analysis.hits else None
+        if analysis.kb_answer is not None:
+            self._answer_from_knowledge_base(turn, analysis.kb_answer)
+            return
+        best = self._retrieval_hit(analysis)
         if best is not None and best.score >= self.min_score:
-            turn.action = "retrieval"
-            passage = best.passage
-            prefix = messages.RETRIEVAL_PREFIX.format(title=passage.title) + "\n"
-            link = "\n" + messages.RETRIEVAL_LINK.format(url=passage.url) if passage.url else ""
-            turn.dispatcher.utter(
-                (prefix if passage.kind == "article" else "") + passage.answer + link
-            )
+            self._answer_from_knowledge_base(turn, best.passage)
             return
         if self._respond_from_pool(turn, context):
             return
         turn.action = "fallback"
         if not (turn.moderation and turn.moderation.action == "warn"):
             turn.dispatcher.utter(messages.FALLBACK)
+
+    def _retrieval_hit(self, analysis: Analysis) -> Hit | None:
+        """The best hit the classifier has not already judged: a question it learned as a
+        knowledge-base class was either chosen above or rejected by it."""
+        kb = self.model.kb_answers
+        for hit in analysis.hits:
+            if kb is None or not kb.trained_on(hit.passage.question):
+                return hit
+        return None
+
+    def _answer_from_knowledge_base(self, turn: Turn, passage: Passage) -> None:
+        turn.action = "retrieval"
+        prefix = messages.RETRIEVAL_PREFIX.format(title=passage.title) + "\n"
+        link = "\n" + messages.RETRIEVAL_LINK.format(url=passage.url) if passage.url else ""
+        turn.dispatcher.utter((prefix if passage.kind == "article" else "") + passage.answer + link)
 
     def _respond_with_intent(self, turn: Turn, intent: str, context=None) -> None:
         variants = self.model.responses[intent]

@@ -13,13 +13,14 @@ import numpy as np
 
 from bot.errors import ModelError
 from retrieval.encoder import TextEncoder
-from retrieval.index import Hit, PassageIndex
+from retrieval.index import Hit, Passage, PassageIndex
 from retrieval.intent_classifier import (
     ClassifierSettings,
     IntentClassifier,
     IntentPrediction,
     explain,
 )
+from retrieval.kb_answers import KbAnswers
 from retrieval.model_dir import Manifest, read_manifest
 from retrieval.ranker import ResponseRanker
 
@@ -39,6 +40,9 @@ class Analysis:
 
     prediction: IntentPrediction
     hits: list[Hit]
+    kb_answer: Passage | None = None
+    """The live passage of the knowledge-base class the classifier chose, if it chose one
+    and the answer is still in the knowledge base."""
 
 
 class BotModel:
@@ -50,6 +54,7 @@ class BotModel:
         index: PassageIndex | None,
         responses: dict[str, list[ResponseTemplate]],
         ranker: ResponseRanker | None = None,
+        kb_answers: KbAnswers | None = None,
     ):
         self.manifest = manifest
         self.encoder = encoder
@@ -58,6 +63,8 @@ class BotModel:
         self.responses = responses
         self.ranker = ranker
         """Chooses replies from dialogue context; None when trained without dialogues."""
+        self.kb_answers = kb_answers
+        """Knowledge-base answers the classifier names as classes; None when it has none."""
 
     @property
     def version(self) -> str:
@@ -82,7 +89,10 @@ class BotModel:
         index = PassageIndex.open(model_dir, manifest.retrieval) if manifest.retrieval else None
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
         ranker = ResponseRanker.load(model_dir, manifest.ranker) if manifest.ranker else None
-        return cls(manifest, encoder, classifier, index, responses, ranker)
+        kb_answers = (
+            KbAnswers.load(model_dir / manifest.kb_answers) if manifest.kb_answers else None
+        )
+        return cls(manifest, encoder, classifier, index, responses, ranker, kb_answers)
 
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         """Each message's prediction with the classifier's reasons for it (ranking, nearest
@@ -107,7 +117,15 @@ class BotModel:
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
         hits = self.index.search(texts, vectors, self.manifest.retrieval.top_k)
-        return [Analysis(p, h) for p, h in zip(predictions, hits, strict=True)]
+        return [Analysis(p, h, self._kb_answer(p)) for p, h in zip(predictions, hits, strict=True)]
+
+    def _kb_answer(self, prediction: IntentPrediction) -> Passage | None:
+        """Looked up here, on the model's thread, not on the event loop: the index lock
+        may be held by another batch's search."""
+        kb = self.kb_answers
+        if kb is None or prediction.out_of_scope or prediction.intent not in kb:
+            return None
+        return self.index.passage_with_answer(kb.answers[prediction.intent])
 
 
 def load_serving_encoder(model_dir: Path, manifest: Manifest, backend: str | None = None):

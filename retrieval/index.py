@@ -152,6 +152,14 @@ class PassageIndex:
             for fused in ranked
         ]
 
+    def passage_with_answer(self, answer: str) -> Passage | None:
+        """A live passage giving exactly this answer, or None since it was removed or
+        edited: what a knowledge-base class of the classifier answers with."""
+        with self._lock:
+            self.refresh()
+            row = self.rows.passage_with_answer(answer)
+        return Passage(**row) if row else None
+
     def _dense(self, vectors: np.ndarray) -> list[dict[int, float]]:
         """Best cosine per passage among each query's nearest vectors."""
         if self.vectors.ntotal == 0:

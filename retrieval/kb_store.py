@@ -51,6 +51,7 @@ CREATE TABLE passages (
     question TEXT, url TEXT, key TEXT
 );
 CREATE INDEX passages_document ON passages(document_id);
+CREATE INDEX passages_answer ON passages(answer);
 CREATE TABLE vectors (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     passage_id INTEGER NOT NULL REFERENCES passages(id),
@@ -273,6 +274,15 @@ class KnowledgeStore:
         columns = ", ".join(PASSAGE_COLUMNS)
         rows = self._in(f"SELECT id, {columns} FROM passages WHERE id IN ({{}})", passage_ids)
         return {row[0]: dict(zip(PASSAGE_COLUMNS, row[1:], strict=True)) for row in rows}
+
+    def passage_with_answer(self, answer: str) -> dict | None:
+        """The first passage giving exactly this answer (indexed in stores created since
+        knowledge-base classes; older stores scan)."""
+        columns = ", ".join(PASSAGE_COLUMNS)
+        row = self.db.execute(
+            f"SELECT {columns} FROM passages WHERE answer = ? ORDER BY id LIMIT 1", [answer]
+        ).fetchone()
+        return dict(zip(PASSAGE_COLUMNS, row, strict=True)) if row else None
 
     def lexical(self, match: str, depth: int) -> list[tuple[int, float]]:
         """(passage id, BM25 score, higher is better) of the best FTS5 matches."""

@@ -102,6 +102,8 @@ class Manifest(_Section):
     retrieval: RetrievalInfo | None
     responses: str | None
     ranker: RankerInfo | None = None
+    kb_answers: str | None = None
+    """Knowledge-base answers the classifier learned as classes (retrieval/kb_answers.py)."""
     data_hash: str
     data_files: list[str]
     config: dict

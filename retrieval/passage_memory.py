@@ -11,6 +11,7 @@ the calls `KnowledgeStore` answers, with the same results, so the index uses eit
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cached_property
 
 import numpy as np
 
@@ -46,6 +47,18 @@ class PassageMemory:
     def passages(self, passage_ids: Iterable[int]) -> dict[int, dict]:
         rows = self._rows
         return {int(i): dict(rows[int(i)]) for i in passage_ids if int(i) in rows}
+
+    def passage_with_answer(self, answer: str) -> dict | None:
+        passage_id = self._by_answer.get(answer)
+        return None if passage_id is None else dict(self._rows[passage_id])
+
+    @cached_property
+    def _by_answer(self) -> dict[str, int]:
+        """Answer text -> its first passage, built on the first lookup of a generation."""
+        by_answer: dict[str, int] = {}
+        for passage_id in sorted(self._rows):
+            by_answer.setdefault(self._rows[passage_id]["answer"], passage_id)
+        return by_answer
 
     def passage_vectors(self, passage_ids: Iterable[int], dimension: int):
         """(passage id per vector, vectors) of the given passages' search texts."""

@@ -11,10 +11,9 @@ where its intents end. A question that is also an intent's example keeps the int
 from __future__ import annotations
 
 import random
-import re
 
+from retrieval.kb_answers import question_key
 from training.schema import OUT_OF_SCOPE, Article, Example
-from training.validate import example_key
 
 PER_INTENT_CAP = 10
 """Chosen on CLINC150 `val` in the routing setup (docs/benchmarks.md): 3, 10 and uncapped
@@ -28,12 +27,12 @@ def knowledge_base_negatives(
     question, skipping questions that are already labelled examples. At most
     `PER_INTENT_CAP` times an average intent's examples are kept (a seeded sample), so the
     out-of-scope class does not outweigh every intent and reject their own messages."""
-    labelled = {_key(e.text) for e in examples}
+    labelled = {question_key(e.text) for e in examples}
     negatives: dict[str, Example] = {}
     for article in articles:
         if not article.question:
             continue
-        key = _key(article.question)
+        key = question_key(article.question)
         if key and key not in labelled and key not in negatives:
             negatives[key] = Example(article.question, OUT_OF_SCOPE, article.source)
     kept = list(negatives.values())
@@ -42,8 +41,3 @@ def knowledge_base_negatives(
     if len(kept) > cap:
         kept = random.Random(seed).sample(kept, cap)
     return kept
-
-
-def _key(text: str) -> str:
-    """Case, spacing and punctuation do not make two questions different."""
-    return example_key(re.sub(r"[^\w\s]", " ", text))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import bot
+from bot.config import TrainingConfig
 from bot.errors import DataError
 from retrieval.encoder import (
     BASE_MODEL_NAME,
@@ -18,6 +19,7 @@ from retrieval.encoder import (
     base_model_version,
 )
 from retrieval.intent_classifier import HEAD_FILE, IntentClassifier
+from retrieval.kb_answers import KB_ANSWERS_FILE
 from retrieval.lexical import LEXICAL_WEIGHTS_FILE
 from retrieval.model_dir import (
     FORMAT_VERSION,
@@ -36,11 +38,18 @@ from training.encoder_stage import (
 )
 from training.index_builder import build_knowledge_base
 from training.intent_trainer import train_intent_classifier
+from training.kb_answer_groups import (
+    AnswerGroup,
+    answer_groups,
+    group_examples,
+    write_answer_groups,
+)
 from training.kb_negatives import knowledge_base_negatives
 from training.loader import Project, load_project
 from training.model_writer import checksum_files, staged_model_dir, write_manifest
 from training.ranker_trainer import ranker_settings, train_ranker
 from training.responses import collect_responses
+from training.schema import Example, TrainingData
 from training.validate import check_training_data, conflicting_dialogue_texts, example_key
 
 Progress = Callable[[str], None]
@@ -80,21 +89,25 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
     with staged_model_dir(out) as stage:
         prepared = prepare_encoder(data, config.training, stage, progress)
         encoder = prepared.encoder
+        groups, examples = _knowledge_base_classes(data, config.training, progress)
         negatives = []
         if config.training.kb_questions_as_out_of_scope:
-            negatives = knowledge_base_negatives(data.articles, data.examples, config.training.seed)
+            negatives = knowledge_base_negatives(data.articles, examples, config.training.seed)
             if negatives:
                 progress(f"{len(negatives)} knowledge-base questions as out-of-scope examples")
         result = train_intent_classifier(
-            [*data.examples, *negatives],
+            [*examples, *negatives],
             data.validation_examples,
             encoder.encode,
             config.training,
             progress,
         )
         files = [*result.classifier.save(stage), *prepared.files]
-        responses, mined = collect_responses(data, result.classifier.intents)
-        warnings = _response_warnings(result.classifier.intents, responses, mined)
+        if groups:
+            files.append(write_answer_groups(stage, groups))
+        intents = [i for i in result.classifier.intents if i not in {g.label for g in groups}]
+        responses, mined = collect_responses(data, intents)
+        warnings = _response_warnings(intents, responses, mined)
         for warning in warnings:
             progress(f"warning: {warning}")
         if responses:
@@ -115,6 +128,7 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             **result.metrics,
             **(ranker.metrics if ranker else {}),
             "kb_questions_as_out_of_scope": len(negatives),
+            "kb_answer_classes": len(groups),
             "train_seconds": round(time.monotonic() - started, 1),
         }
         manifest = _manifest(
@@ -126,10 +140,24 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             has_responses=bool(responses),
         )
         manifest.ranker = ranker.info if ranker else None
+        manifest.kb_answers = KB_ANSWERS_FILE if groups else None
         manifest.files = checksum_files(stage, files)
         write_manifest(stage, manifest)
     progress(f"model written to {out} ({manifest.version}) in {metrics['train_seconds']}s")
     return TrainResult(Path(out), manifest, warnings)
+
+
+def _knowledge_base_classes(
+    data: TrainingData, config: TrainingConfig, progress: Progress
+) -> tuple[list[AnswerGroup], list[Example]]:
+    """The answers learned as classes, and the examples with their questions added."""
+    if not config.kb_answers_as_intents:
+        return [], data.examples
+    groups = answer_groups(data.articles, data.examples, config.min_examples_per_intent)
+    if groups:
+        questions = sum(len(g.articles) for g in groups)
+        progress(f"{len(groups)} knowledge-base answers learned as classes ({questions} questions)")
+    return groups, [*data.examples, *group_examples(groups)]
 
 
 def _response_warnings(intents: list[str], responses: dict, mined: list[str]) -> list[str]:

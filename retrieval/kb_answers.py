@@ -1,0 +1,48 @@
+"""Knowledge-base answers the intent classifier learned as classes (training/kb_answer_groups.py).
+
+The classifier names the class; the reply comes from the live knowledge base, found by
+its answer text, so an answer removed or edited with `supportbot kb` after training is
+never given from the model's memory: the class is then ignored and retrieval decides.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from bot.errors import ModelError
+
+KB_ANSWERS_FILE = "kb_answers.json"
+LABEL_PREFIX = "kb:"
+
+
+def question_key(text: str) -> str:
+    """Case, spacing and punctuation do not make two questions different."""
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split()).casefold()
+
+
+class KbAnswers:
+    """Class label -> answer text, and the questions the classes were trained on."""
+
+    def __init__(self, answers: dict[str, str], questions: set[str]):
+        self.answers = answers
+        self._questions = questions
+
+    @classmethod
+    def load(cls, path: Path) -> KbAnswers:
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+            answers = {label: row["answer"] for label, row in rows.items()}
+            questions = {question_key(q) for row in rows.values() for q in row["questions"]}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelError(f"{path}: unreadable knowledge-base classes ({error})") from error
+        return cls(answers, questions)
+
+    def __contains__(self, label: str) -> bool:
+        return label in self.answers
+
+    def trained_on(self, question: str | None) -> bool:
+        """Whether the classifier learned this question: its verdict on such a message
+        stands, and retrieval does not answer it from that row again."""
+        return question is not None and question_key(question) in self._questions
