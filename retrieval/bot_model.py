@@ -82,6 +82,7 @@ class BotModel:
             info.ambiguity_margin,
             info.similarity_threshold,
             lexical_share=info.lexical_share,
+            support_weight=info.support_weight,
         )
         classifier = IntentClassifier.load(
             model_dir, manifest.labels, settings, lexical=info.lexical is not None

@@ -31,6 +31,9 @@ class IntentPrediction:
     ranking: list[tuple[str, float]]
     support: float = 1.0
     """Cosine similarity to the nearest training example of the top intent."""
+    in_scope_score: float | None = None
+    """What the out-of-scope threshold cuts: the confidence, plus the similarity times
+    `ClassifierSettings.support_weight`. None reads as the confidence."""
 
     @property
     def top_intent(self) -> str:
@@ -45,7 +48,12 @@ class IntentPrediction:
             "ambiguous": self.ambiguous,
             "ranking": [[name, round(score, 4)] for name, score in self.ranking],
             "support": round(self.support, 4),
+            "in_scope_score": round(self.score, 4),
         }
+
+    @property
+    def score(self) -> float:
+        return self.confidence if self.in_scope_score is None else self.in_scope_score
 
 
 @dataclass
@@ -59,6 +67,13 @@ class ClassifierSettings:
     ranking_size: int = 10
     lexical_share: float = 0.0
     """Weight of the n-gram model's log-probabilities in the fused score (0: vectors only)."""
+    support_weight: float = 0.0
+    """How much the similarity to the top intent's nearest example adds to the confidence
+    before `oos_threshold` cuts: one score ranks out-of-scope messages better than either
+    (training/calibration.py, `choose_support_weight`)."""
+
+    def in_scope_score(self, confidence: float, support: float) -> float:
+        return confidence + self.support_weight * support
 
 
 @dataclass(frozen=True)
@@ -166,9 +181,10 @@ class IntentClassifier:
         ranking = ranking[: self.settings.ranking_size]
         best_label = self.labels[order[0]]
         top_intent, top_confidence = ranking[0]
+        score = self.settings.in_scope_score(top_confidence, support)
         out_of_scope = (
             best_label == OUT_OF_SCOPE
-            or top_confidence < self.settings.oos_threshold
+            or score < self.settings.oos_threshold
             or support < self.settings.similarity_threshold
         )
         runner_up = ranking[1][1] if len(ranking) > 1 else 0.0
@@ -180,6 +196,7 @@ class IntentClassifier:
             ambiguous=ambiguous,
             ranking=ranking,
             support=support,
+            in_scope_score=score,
         )
 
     def save(self, model_dir: Path) -> list[str]:
@@ -231,12 +248,13 @@ def explain(
     of the top intent, and each out-of-scope check with its value and threshold."""
     settings = classifier.settings
     top_id = classifier.labels.index(prediction.top_intent)
+    weight = settings.support_weight
     checks = [
         {
-            "check": "confidence",
-            "value": round(prediction.confidence, 4),
+            "check": "confidence" + (f" + {weight:g} x similarity" if weight else ""),
+            "value": round(prediction.score, 4),
             "threshold": round(settings.oos_threshold, 4),
-            "passed": prediction.confidence >= settings.oos_threshold,
+            "passed": prediction.score >= settings.oos_threshold,
         },
         {
             "check": "similarity to the top intent's examples",

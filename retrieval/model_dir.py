@@ -44,6 +44,8 @@ class ClassifierInfo(_Section):
     lexical: str | None = None
     """The n-gram model's weights file, when training found that fusing it helps."""
     lexical_share: float = 0.0
+    support_weight: float = 0.0
+    """Added to the confidence per unit of similarity before `oos_threshold` cuts."""
 
 
 class RetrievalInfo(_Section):

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.calibration import choose_thresholds, expected_calibration_error, fit_temperature
+from training.calibration import (
+    choose_support_weight,
+    choose_thresholds,
+    expected_calibration_error,
+    fit_temperature,
+)
 
 
 def test_without_oos_examples_thresholds_keep_correct_and_reject_wrong():
@@ -63,3 +68,26 @@ def test_ece_is_zero_when_confidence_matches_accuracy():
     confidence = np.array([1.0, 1.0, 0.5, 0.5])
     correct = np.array([True, True, True, False])
     assert expected_calibration_error(confidence, correct) == 0.0
+
+
+def test_the_similarity_is_blended_in_when_it_ranks_out_of_scope_messages_better():
+    # Confidence alone confuses the third in-scope message with the first out-of-scope one;
+    # its nearness to an example tells them apart.
+    confidence = np.array([0.9, 0.8, 0.3, 0.35, 0.1, 0.2, 0.15, 0.05])
+    support = np.array([0.8, 0.7, 0.9, 0.1, 0.2, 0.1, 0.3, 0.2])
+    is_oos = np.array([False, False, False, True, True, True, True, True])
+    weight, aurocs = choose_support_weight(confidence, support, is_oos)
+    assert aurocs["0"] == 0.9333 and aurocs[f"{weight:g}"] == 1.0
+    assert weight == 0.5  # the smallest weight with the best AUROC
+
+
+def test_the_confidence_alone_without_enough_out_of_scope_examples_or_help():
+    confidence = np.array([0.9, 0.8, 0.3, 0.2, 0.1])
+    support = np.array([0.5, 0.5, 0.5, 0.5, 0.5])
+    few = np.array([False, False, False, True, True])
+    assert choose_support_weight(confidence, support, few) == (0.0, {})
+    enough = np.array([False, False, False, False, False, True, True, True, True, True])
+    weight, aurocs = choose_support_weight(
+        np.r_[confidence, confidence], np.r_[support, support], enough
+    )
+    assert weight == 0.0 and len(set(aurocs.values())) == 1  # a constant similarity adds nothing

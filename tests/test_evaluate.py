@@ -129,12 +129,13 @@ def test_without_oos_rows_there_is_no_oos_report(without_oos):
     assert all((out / name).read_bytes().startswith(PNG_MAGIC) for name in PLOTS)
 
 
-def _outcomes(truth, predicted, top, confidence) -> Outcomes:
+def _outcomes(truth, predicted, top, confidence, score=None) -> Outcomes:
     return Outcomes(
         truth=np.array(truth, dtype=object),
         predicted=np.array(predicted, dtype=object),
         top=np.array(top, dtype=object),
         confidence=np.array(confidence, dtype=float),
+        score=np.array(confidence if score is None else score, dtype=float),
         judged_oos=np.array([p == "out_of_scope" for p in predicted]),
     )
 
@@ -155,6 +156,15 @@ def test_oos_metrics_on_hand_made_outcomes():
         "oos_auroc": 0.6667,
         "in_scope_accuracy": 0.3333,
     }
+
+
+def test_oos_auroc_ranks_by_the_score_the_threshold_cuts():
+    """With the similarity blended in, the AUROC is of that blend, not of the confidence."""
+    truth, predicted, top = ["a", "a", OOS, OOS], ["a", "a", OOS, OOS], ["a"] * 4
+    confidence = [0.9, 0.4, 0.5, 0.1]
+    assert out_of_scope_metrics(_outcomes(truth, predicted, top, confidence))["oos_auroc"] == 0.75
+    blended = _outcomes(truth, predicted, top, confidence, score=[1.5, 1.2, 0.8, 0.3])
+    assert out_of_scope_metrics(blended)["oos_auroc"] == 1.0
 
 
 def test_oos_metrics_edge_cases():

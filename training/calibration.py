@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
@@ -39,6 +40,32 @@ def expected_calibration_error(
     return float(error)
 
 
+SUPPORT_WEIGHTS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+MIN_OOS_EXAMPLES = 5
+
+
+def choose_support_weight(
+    confidence: np.ndarray, support: np.ndarray, is_oos: np.ndarray
+) -> tuple[float, dict[str, float]]:
+    """The weight of the similarity to the top intent's nearest example added to the
+    confidence, chosen by held-out out-of-scope AUROC, with each weight's AUROC.
+
+    Why one blended score: the confidence and the nearness each miss out-of-scope messages
+    the other catches. On CLINC150 `val` + `oos_val` the AUROC of the confidence alone was
+    0.978 and at the chosen weight 2, 0.987; on `test`, 0.969 and 0.980 (docs/benchmarks.md).
+    Without enough held-out out-of-scope examples to choose by, the weight is 0: the
+    confidence alone, as before."""
+    inside = ~is_oos
+    if is_oos.sum() < MIN_OOS_EXAMPLES or not inside.any():
+        return 0.0, {}
+    aurocs = {
+        f"{weight:g}": float(roc_auc_score(is_oos, -(confidence + weight * support)))
+        for weight in SUPPORT_WEIGHTS
+    }
+    best = max(SUPPORT_WEIGHTS, key=lambda weight: (round(aurocs[f"{weight:g}"], 4), -weight))
+    return best, {name: round(value, 4) for name, value in aurocs.items()}
+
+
 def choose_thresholds(
     confidence: np.ndarray,
     support: np.ndarray,
@@ -64,7 +91,7 @@ def choose_thresholds(
         np.maximum(confidence_floor, np.quantile(confidence[inside], steps))
     )
     support_grid = np.unique(np.concatenate([[0.0], np.quantile(support[inside], steps)]))
-    with_oos = is_oos.sum() >= 5
+    with_oos = is_oos.sum() >= MIN_OOS_EXAMPLES
     wrong = inside & ~correct
     best, best_score = (float(confidence_floor), 0.0), None
     for i, t_confidence in enumerate(confidence_grid):

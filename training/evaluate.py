@@ -39,6 +39,9 @@ class Outcomes:
     predicted: np.ndarray
     top: np.ndarray
     confidence: np.ndarray
+    score: np.ndarray
+    """What the out-of-scope threshold cuts: the confidence, blended with the nearness to
+    the top intent's examples when training chose to (ClassifierSettings.support_weight)."""
     judged_oos: np.ndarray
 
     @classmethod
@@ -48,6 +51,7 @@ class Outcomes:
             predicted=np.array([p["intent"] for p in predictions], dtype=object),
             top=np.array([p["ranking"][0][0] for p in predictions], dtype=object),
             confidence=np.array([p["confidence"] for p in predictions], dtype=float),
+            score=np.array([p["in_scope_score"] for p in predictions], dtype=float),
             judged_oos=np.array([p["out_of_scope"] for p in predictions], dtype=bool),
         )
 
@@ -154,14 +158,14 @@ def calibration_error(outcomes: Outcomes) -> float | None:
 
 def out_of_scope_metrics(outcomes: Outcomes) -> dict | None:
     """Out-of-scope detection with out of scope as the positive class; None when the data has
-    no out-of-scope examples. AUROC scores `1 - confidence`, the same signal the threshold cuts,
-    and is None when the data has no in-scope examples to rank against."""
+    no out-of-scope examples. AUROC scores the negated in-scope score, the same signal the
+    threshold cuts, and is None when the data has no in-scope examples to rank against."""
     is_oos = ~outcomes.in_scope
     if not is_oos.any():
         return None
     auroc = None
     if outcomes.in_scope.any():
-        auroc = round(float(roc_auc_score(is_oos, 1.0 - outcomes.confidence)), 4)
+        auroc = round(float(roc_auc_score(is_oos, -outcomes.score)), 4)
     return {
         "oos_recall": _share(outcomes.judged_oos[is_oos]),
         "oos_precision": _share(is_oos[outcomes.judged_oos], empty=0.0),
@@ -230,6 +234,7 @@ def _oos_report(oos: dict, outcomes: Outcomes, model: BotModel) -> dict:
         "in_scope_judged_oos": int((outcomes.judged_oos & outcomes.in_scope).sum()),
         "oos_threshold": settings.oos_threshold,
         "similarity_threshold": settings.similarity_threshold,
+        "support_weight": settings.support_weight,
         "model_has_oos_class": OUT_OF_SCOPE in model.classifier.labels,
     }
 

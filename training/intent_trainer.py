@@ -23,7 +23,12 @@ from retrieval.intent_classifier import (
     softmax,
 )
 from retrieval.lexical import LexicalModel
-from training.calibration import choose_thresholds, expected_calibration_error, fit_temperature
+from training.calibration import (
+    choose_support_weight,
+    choose_thresholds,
+    expected_calibration_error,
+    fit_temperature,
+)
 from training.lexical_trainer import choose_share, fit_lexical_model
 from training.schema import Example
 
@@ -214,8 +219,9 @@ def calibrate(
     class_rejects = np.zeros(len(targets), dtype=bool)
     if OUT_OF_SCOPE in labels:
         class_rejects = probs.argmax(axis=1) == labels.index(OUT_OF_SCOPE)
+    weight, aurocs = choose_support_weight(confidence, support, is_oos)
     threshold, similarity = choose_thresholds(
-        confidence,
+        confidence + weight * support,
         support,
         class_rejects,
         correct,
@@ -224,7 +230,12 @@ def calibrate(
         oos_recall_target=config.oos_recall_target,
     )
     settings = ClassifierSettings(
-        temperature, threshold, config.ambiguity_margin, similarity, lexical_share=share
+        temperature,
+        threshold,
+        config.ambiguity_margin,
+        similarity,
+        lexical_share=share,
+        support_weight=weight,
     )
     metrics = {
         "holdout_accuracy": float(correct[inside].mean()) if inside.any() else None,
@@ -232,5 +243,7 @@ def calibrate(
         "temperature": temperature,
         "oos_threshold": threshold,
         "similarity_threshold": similarity,
+        "support_weight": weight,
+        "holdout_oos_auroc_by_support_weight": aurocs,
     }
     return settings, metrics

@@ -221,6 +221,7 @@ def _manifest(
             ambiguity_margin=classifier.settings.ambiguity_margin,
             lexical=LEXICAL_WEIGHTS_FILE if classifier.lexical is not None else None,
             lexical_share=classifier.settings.lexical_share,
+            support_weight=classifier.settings.support_weight,
         ),
         retrieval=retrieval,
         responses=RESPONSES_FILE if has_responses else None,
