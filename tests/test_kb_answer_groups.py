@@ -62,6 +62,12 @@ def test_an_answer_with_enough_distinct_questions_becomes_one_class():
     assert answer_groups(articles, [], min_questions=4) == []
 
 
+def test_the_class_keeps_the_answer_exactly_as_the_store_holds_it():
+    articles = [_article("a b", "Yes. "), _article("c d", "Yes.")]
+    [group] = answer_groups(articles, [], min_questions=2)
+    assert group.answer == "Yes. "  # what the first row's passage stores, looked up by
+
+
 def test_intent_examples_keep_their_intent_and_labels_stay_unique():
     examples = [Example("do you sell gift cards", "gifts", Source("bot.yml", 3))]
     articles = [_article(q, "Yes.", "Gift cards") for q in GIFT_QUESTIONS[:3]]

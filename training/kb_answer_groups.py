@@ -45,18 +45,20 @@ def answer_groups(
     intents = [e for e in examples if not e.intent.startswith(LABEL_PREFIX)]
     labelled = {question_key(e.text) for e in intents}
     by_answer: dict[str, dict[str, Article]] = {}
+    # Grouped on the trimmed text; the group keeps the text exactly as the store holds it,
+    # which is what serving looks the answer up by.
     for article in articles:
         key = question_key(article.question or "")
         if key and key not in labelled:
             by_answer.setdefault(article.text.strip(), {}).setdefault(key, article)
     groups = []
     taken = {e.intent for e in intents}
-    for answer, questions in by_answer.items():
+    for questions in by_answer.values():
         if len(questions) >= min_questions:
             rows = list(questions.values())
             label = _unique_label(rows[0], taken)
             taken.add(label)
-            groups.append(AnswerGroup(label, answer, rows))
+            groups.append(AnswerGroup(label, rows[0].text, rows))
     return groups
 
 
