@@ -193,7 +193,7 @@ class ResponsePolicy:
         knowledge-base class was either chosen above or rejected by it."""
         kb = self.model.kb_answers
         for hit in analysis.hits:
-            if kb is None or not kb.trained_on(hit.passage.question):
+            if kb is None or not kb.learned(hit.passage.question, hit.passage.answer):
                 return hit
         return None
 

@@ -25,16 +25,19 @@ def question_key(text: str) -> str:
 class KbAnswers:
     """Class label -> answer text, and the questions the classes were trained on."""
 
-    def __init__(self, answers: dict[str, str], questions: set[str]):
+    def __init__(self, answers: dict[str, str], questions: dict[str, str]):
         self.answers = answers
         self._questions = questions
+        """Trained question (as `question_key`) -> the answer it was trained with."""
 
     @classmethod
     def load(cls, path: Path) -> KbAnswers:
         try:
             rows = json.loads(path.read_text(encoding="utf-8"))
             answers = {label: row["answer"] for label, row in rows.items()}
-            questions = {question_key(q) for row in rows.values() for q in row["questions"]}
+            questions = {
+                question_key(q): row["answer"] for row in rows.values() for q in row["questions"]
+            }
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ModelError(f"{path}: unreadable knowledge-base classes ({error})") from error
         return cls(answers, questions)
@@ -42,7 +45,8 @@ class KbAnswers:
     def __contains__(self, label: str) -> bool:
         return label in self.answers
 
-    def trained_on(self, question: str | None) -> bool:
-        """Whether the classifier learned this question: its verdict on such a message
-        stands, and retrieval does not answer it from that row again."""
-        return question is not None and question_key(question) in self._questions
+    def learned(self, question: str | None, answer: str) -> bool:
+        """Whether the classifier learned this question with this answer: its verdict on
+        such a message stands, and retrieval does not answer it from that row again. A row
+        whose answer was edited with `supportbot kb` since is retrieval's to give."""
+        return question is not None and self._questions.get(question_key(question)) == answer

@@ -21,7 +21,7 @@ from retrieval.kb_answers import KbAnswers
 from retrieval.kb_store import KnowledgeStore
 from retrieval.passage_memory import PassageMemory
 from training.kb_answer_groups import answer_groups, group_examples
-from training.kb_manager import remove_documents
+from training.kb_manager import add_documents, remove_documents
 from training.scaffold import scaffold_project
 from training.schema import OUT_OF_SCOPE, Article, Example, Source, TrainingData
 from training.train import _knowledge_base_classes, train_model
@@ -149,6 +149,21 @@ async def test_a_removed_answer_is_not_given_from_the_models_memory(
     assert turn.analysis.prediction.intent == "kb:gift_cards"
     assert turn.analysis.kb_answer is None
     assert GIFT_ANSWER not in [r.text for r in turn.dispatcher.replies]
+
+
+async def test_an_edited_answer_is_given_for_its_questions_before_retraining(
+    faq_model_dir: Path, tmp_path: Path
+):
+    model_dir = Path(shutil.copytree(faq_model_dir, tmp_path / "model"))
+    store = KnowledgeStore(model_dir, readonly=True)
+    [faq] = [d.name for d in store.documents() if d.name.endswith("faq.csv")]
+    store.close()
+    edited = FAQ.replace(GIFT_ANSWER, "Gift cards are no longer sold.")
+    add_documents(model_dir, [write_file(tmp_path, "edited.csv", edited)], name=faq)
+    model = BotModel.load(model_dir)
+    turn = await respond(model, "Can I buy a gift card?")
+    assert turn.analysis.kb_answer is None
+    assert [r.text for r in turn.dispatcher.replies] == ["Gift cards are no longer sold."]
 
 
 async def test_retrieval_leaves_questions_the_classifier_learned_to_it(faq_model_dir: Path):
