@@ -136,13 +136,19 @@ async def test_the_class_is_answered_from_the_live_knowledge_base(faq_model_dir:
     assert turn.action == "retrieval"
 
 
+def _copy_with_faq_name(model_dir: Path, tmp_path: Path) -> tuple[Path, str]:
+    """A private copy of the model, and the name its knowledge base gives the FAQ file."""
+    copy_dir = Path(shutil.copytree(model_dir, tmp_path / "model"))
+    store = KnowledgeStore(copy_dir, readonly=True)
+    [faq] = [d.name for d in store.documents() if d.name.endswith("faq.csv")]
+    store.close()
+    return copy_dir, faq
+
+
 async def test_a_removed_answer_is_not_given_from_the_models_memory(
     faq_model_dir: Path, tmp_path: Path
 ):
-    model_dir = Path(shutil.copytree(faq_model_dir, tmp_path / "model"))
-    store = KnowledgeStore(model_dir, readonly=True)
-    [faq] = [d.name for d in store.documents() if d.name.endswith("faq.csv")]
-    store.close()
+    model_dir, faq = _copy_with_faq_name(faq_model_dir, tmp_path)
     remove_documents(model_dir, [faq])
     model = BotModel.load(model_dir)
     turn = await respond(model, "could I buy a gift card for my sister")
@@ -154,10 +160,7 @@ async def test_a_removed_answer_is_not_given_from_the_models_memory(
 async def test_an_edited_answer_is_given_for_its_questions_before_retraining(
     faq_model_dir: Path, tmp_path: Path
 ):
-    model_dir = Path(shutil.copytree(faq_model_dir, tmp_path / "model"))
-    store = KnowledgeStore(model_dir, readonly=True)
-    [faq] = [d.name for d in store.documents() if d.name.endswith("faq.csv")]
-    store.close()
+    model_dir, faq = _copy_with_faq_name(faq_model_dir, tmp_path)
     edited = FAQ.replace(GIFT_ANSWER, "Gift cards are no longer sold.")
     add_documents(model_dir, [write_file(tmp_path, "edited.csv", edited)], name=faq)
     model = BotModel.load(model_dir)
