@@ -153,10 +153,11 @@ class PassageIndex:
         ]
 
     def passage_with_answer(self, answer: str) -> Passage | None:
-        """A live passage giving exactly this answer, or None since it was removed or
-        edited: what a knowledge-base class of the classifier answers with."""
+        """A passage giving exactly this answer, or None since it was removed or edited:
+        what a knowledge-base class of the classifier answers with. Read from the
+        generation the last `search` loaded, which `BotModel.analyse` ran just before:
+        checking the store's generation again would be a second SQLite read per message."""
         with self._lock:
-            self.refresh()
             row = self.rows.passage_with_answer(answer)
         return Passage(**row) if row else None
 

@@ -73,7 +73,13 @@ class ClassifierSettings:
     (training/calibration.py, `choose_support_weight`)."""
 
     def in_scope_score(self, confidence: float, support: float) -> float:
-        return confidence + self.support_weight * support
+        return in_scope_score(confidence, support, self.support_weight)
+
+
+def in_scope_score(confidence, support, weight: float):
+    """The confidence plus `weight` times the similarity to the top intent's nearest
+    example: what the out-of-scope threshold cuts (numbers or arrays alike)."""
+    return confidence + weight * support
 
 
 @dataclass(frozen=True)

@@ -8,18 +8,13 @@ never given from the model's memory: the class is then ignored and retrieval dec
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 from bot.errors import ModelError
+from retrieval.ranker_text import reply_key
 
 KB_ANSWERS_FILE = "kb_answers.json"
 LABEL_PREFIX = "kb:"
-
-
-def question_key(text: str) -> str:
-    """Case, spacing and punctuation do not make two questions different."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text).split()).casefold()
 
 
 class KbAnswers:
@@ -28,7 +23,8 @@ class KbAnswers:
     def __init__(self, answers: dict[str, str], questions: dict[str, str]):
         self.answers = answers
         self._questions = questions
-        """Trained question (as `question_key`) -> the answer it was trained with."""
+        """Trained question (as `reply_key`: case, spacing and punctuation removed) -> the
+        answer it was trained with."""
 
     @classmethod
     def load(cls, path: Path) -> KbAnswers:
@@ -36,7 +32,7 @@ class KbAnswers:
             rows = json.loads(path.read_text(encoding="utf-8"))
             answers = {label: row["answer"] for label, row in rows.items()}
             questions = {
-                question_key(q): row["answer"] for row in rows.values() for q in row["questions"]
+                reply_key(q): row["answer"] for row in rows.values() for q in row["questions"]
             }
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
             raise ModelError(f"{path}: unreadable knowledge-base classes ({error})") from error
@@ -49,4 +45,4 @@ class KbAnswers:
         """Whether the classifier learned this question with this answer: its verdict on
         such a message stands, and retrieval does not answer it from that row again. A row
         whose answer was edited with `supportbot kb` since is retrieval's to give."""
-        return question is not None and self._questions.get(question_key(question)) == answer
+        return question is not None and self._questions.get(reply_key(question)) == answer

@@ -6,6 +6,8 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from retrieval.intent_classifier import in_scope_score
+
 
 def fit_temperature(logits: np.ndarray, targets: np.ndarray) -> float:
     """Temperature scaling (Guo et al. 2017): one scalar minimising held-out NLL."""
@@ -59,7 +61,7 @@ def choose_support_weight(
     if is_oos.sum() < MIN_OOS_EXAMPLES or not inside.any():
         return 0.0, {}
     aurocs = {
-        f"{weight:g}": float(roc_auc_score(is_oos, -(confidence + weight * support)))
+        f"{weight:g}": float(roc_auc_score(is_oos, -in_scope_score(confidence, support, weight)))
         for weight in SUPPORT_WEIGHTS
     }
     best = max(SUPPORT_WEIGHTS, key=lambda weight: (round(aurocs[f"{weight:g}"], 4), -weight))

@@ -20,6 +20,7 @@ from retrieval.intent_classifier import (
     ClassifierSettings,
     ExampleMemory,
     IntentClassifier,
+    in_scope_score,
     softmax,
 )
 from retrieval.lexical import LexicalModel
@@ -221,7 +222,7 @@ def calibrate(
         class_rejects = probs.argmax(axis=1) == labels.index(OUT_OF_SCOPE)
     weight, aurocs = choose_support_weight(confidence, support, is_oos)
     threshold, similarity = choose_thresholds(
-        confidence + weight * support,
+        in_scope_score(confidence, support, weight),
         support,
         class_rejects,
         correct,

@@ -22,7 +22,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.kb_answers import KB_ANSWERS_FILE, LABEL_PREFIX, question_key
+from retrieval.kb_answers import KB_ANSWERS_FILE, LABEL_PREFIX
+from retrieval.ranker_text import reply_key
 from training.schema import Article, Example
 
 
@@ -43,12 +44,12 @@ def answer_groups(
     intent's, as in training/kb_negatives.py. Examples already labelled with a class (a
     reviewed turn, from the learning loop) are not intents: they join their class."""
     intents = [e for e in examples if not e.intent.startswith(LABEL_PREFIX)]
-    labelled = {question_key(e.text) for e in intents}
+    labelled = {reply_key(e.text) for e in intents}
     by_answer: dict[str, dict[str, Article]] = {}
     # Grouped on the trimmed text; the group keeps the text exactly as the store holds it,
     # which is what serving looks the answer up by.
     for article in articles:
-        key = question_key(article.question or "")
+        key = reply_key(article.question or "")
         if key and key not in labelled:
             by_answer.setdefault(article.text.strip(), {}).setdefault(key, article)
     groups = []

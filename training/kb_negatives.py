@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import random
 
-from retrieval.kb_answers import question_key
+from retrieval.ranker_text import reply_key
 from training.schema import OUT_OF_SCOPE, Article, Example
 
 PER_INTENT_CAP = 10
@@ -27,12 +27,12 @@ def knowledge_base_negatives(
     question, skipping questions that are already labelled examples. At most
     `PER_INTENT_CAP` times an average intent's examples are kept (a seeded sample), so the
     out-of-scope class does not outweigh every intent and reject their own messages."""
-    labelled = {question_key(e.text) for e in examples}
+    labelled = {reply_key(e.text) for e in examples}
     negatives: dict[str, Example] = {}
     for article in articles:
         if not article.question:
             continue
-        key = question_key(article.question)
+        key = reply_key(article.question)
         if key and key not in labelled and key not in negatives:
             negatives[key] = Example(article.question, OUT_OF_SCOPE, article.source)
     kept = list(negatives.values())

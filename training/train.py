@@ -105,7 +105,8 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         files = [*result.classifier.save(stage), *prepared.files]
         if groups:
             files.append(write_answer_groups(stage, groups))
-        intents = [i for i in result.classifier.intents if i not in {g.label for g in groups}]
+        classes = {g.label for g in groups}
+        intents = [i for i in result.classifier.intents if i not in classes]
         responses, mined = collect_responses(data, intents)
         warnings = _response_warnings(intents, responses, mined)
         for warning in warnings:
