@@ -14,6 +14,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.small_talk import asks_if_human
+
 log = logging.getLogger(__name__)
 
 ASKS_FOR_HUMAN = re.compile(
@@ -26,9 +28,22 @@ ASKS_FOR_HUMAN = re.compile(
 )
 
 
+ASKS_OUTRIGHT = re.compile(
+    r"\b(?:i\s+(?:want|need|would\s+like)|i'?d\s+like|let\s+me|(?:can|could|may)\s+i"
+    r"|please|(?:connect|transfer|put)\s+me)\b",
+    re.IGNORECASE,
+)
+
+
 def asks_for_human(text: str) -> bool:
-    """Whether a message asks for a person: "talk to a human", "operator please"."""
-    return bool(ASKS_FOR_HUMAN.search(text))
+    """Whether a message asks for a person: "talk to a human", "operator please".
+
+    "Am I talking to a real person?" and "are you human" ask what the bot is, and get an
+    answer (bot/small_talk.py); they hand off only when they also ask outright ("are you
+    human? I want to talk to a person")."""
+    if not ASKS_FOR_HUMAN.search(text):
+        return False
+    return not asks_if_human(text) or bool(ASKS_OUTRIGHT.search(text))
 
 
 class HandoffNotifier:

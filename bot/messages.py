@@ -58,6 +58,11 @@ HANDOFF_RELEASED = "You're back with the assistant. Is there anything else I can
 
 GOODBYE = "Thanks for getting in touch. Have a good day!"
 
+BOT_IDENTITY = (
+    "I'm the support assistant, a computer program. If you'd rather talk to a person, "
+    'say "talk to a human".'
+)
+
 YOU_ARE_WELCOME = "You're welcome! Is there anything else I can help with?"
 
 FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"

@@ -1,4 +1,4 @@
-"""Greetings, thanks and goodbyes, answered without the intent model.
+"""Greetings, thanks, goodbyes and "are you a bot?", answered without the intent model.
 
 Only a message that is nothing but small talk is caught here ("hi", "thanks a lot!",
 "bye"); "hi, my card is blocked" goes on to the intent model, which answers the question.
@@ -30,13 +30,35 @@ SMALL_TALK = {
         re.IGNORECASE,
     ),
 }
+_PERSON_OR_BOT = r"(?:real|human|person|live|bot|robot|computer|machine|ai)\b"
+ASKS_IF_HUMAN = re.compile(
+    r"\b(?:are|r)\s+(?:you|u)\s+(?:(?:a|an|really|actually|even|just)\s+)*"
+    + _PERSON_OR_BOT
+    + r"|\byou(?:'re|re|\s+are|r)\s+(?:(?:a|an|really|actually)\s+)*"
+    + _PERSON_OR_BOT
+    + r"|\b(?:am\s+i|i'?m|are\s+we)\s+(?:talking|speaking|chatting)\s+(?:to|with)\s+"
+    r"(?:(?:a|an|the|real|live|actual)\s+)*(?:human|person|bot|robot|computer|machine)\b"
+    r"|\bcould\s+(?:you|u)\s+be\s+(?:a\s+)?(?:real|human|person)\b"
+    r"|\b(?:computer|bot|robot|machine)\s+or\s+(?:a\s+)?(?:human|person)\b",
+    re.IGNORECASE,
+)
+"""A question whether the bot is a person ("are you human?", "am I talking to a real
+person?"): the customer wants to know, not (yet) to be handed over."""
 REPLIES = {
     "greeting": messages.GREETING,
     "thanks": messages.YOU_ARE_WELCOME,
     "goodbye": messages.GOODBYE,
+    "bot_identity": messages.BOT_IDENTITY,
 }
 
 
 def small_talk(text: str) -> str | None:
     """The kind of small talk a whole message is, or None."""
-    return next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), None)
+    kind = next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), None)
+    if kind is None and asks_if_human(text):
+        return "bot_identity"
+    return kind
+
+
+def asks_if_human(text: str) -> bool:
+    return bool(ASKS_IF_HUMAN.search(text))

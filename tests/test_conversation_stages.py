@@ -202,10 +202,32 @@ def test_small_talk_only_catches_whole_messages(text, kind):
         ("connect me to someone", True),
         ("the agent at the branch was rude", False),
         ("is a human reading this?", False),
+        ("are you able to connect me to a human", True),
+        ("i want a real person", True),
+        ("am i talking to a real live person", False),
+        ("could you tell me if you're a real person", False),
+        ("are you computer or human", False),
+        ("are you human? i want to talk to a person", True),
     ],
 )
 def test_asks_for_human(text, expected):
     assert asks_for_human(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "are you human",
+        "is it true your a real person",
+        "would most people say you are a computer or a human",
+        "am i talking to a bot?",
+    ],
+)
+async def test_asking_whether_the_bot_is_a_person_is_answered_not_handed_off(text):
+    assert small_talk(text) == "bot_identity"
+    manager, states, _ = build()
+    assert await say(manager, text) == [messages.BOT_IDENTITY]
+    assert states.saved["c1"]["status"] != "handed_off"
 
 
 async def test_handoff_is_delivered_to_the_webhook_with_a_redacted_transcript():
