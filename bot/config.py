@@ -7,7 +7,7 @@ Unknown keys are errors (`extra="forbid"`), and every error names its key path, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -21,6 +21,8 @@ from bot.forwarded import parse_networks
 from bot.moderation.config import ModerationConfig, PrivacyConfig
 
 CONFIG_FILENAME = "supportbot.yml"
+FEATURE_LAYER_CHOICES = (1, 2)
+"""The layer counts `training.feature_layers: auto` compares on held-out data."""
 
 
 class _Strict(BaseModel):
@@ -59,6 +61,9 @@ class TrainingConfig(_Strict):
     ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     oos_recall_target: float = Field(default=0.8, gt=0, le=1)
     """Share of held-out out-of-scope examples the threshold must reject, when data has them."""
+    feature_layers: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
+    """How many of the encoder's last layers (pooled, side by side) the intent head reads.
+    auto: 1 or 2, whichever is more accurate on held-out data (training/head_layers.py)."""
     lexical_features: bool = True
     """Fuse a word/character n-gram model with the vector head when held-out data says so."""
     lexical_regularisation: float = Field(default=30.0, gt=0)

@@ -83,6 +83,7 @@ class BotModel:
             info.similarity_threshold,
             lexical_share=info.lexical_share,
             support_weight=info.support_weight,
+            feature_layers=info.feature_layers,
         )
         classifier = IntentClassifier.load(
             model_dir, manifest.labels, settings, lexical=info.lexical is not None
@@ -98,25 +99,31 @@ class BotModel:
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         """Each message's prediction with the classifier's reasons for it (ranking, nearest
         examples, out-of-scope checks), from one encoder pass."""
-        vectors, predictions = self._classify(texts)
+        features, predictions = self._classify(texts)
         return [
-            (p, explain(self.classifier, v, t, p))
-            for v, t, p in zip(vectors, texts, predictions, strict=True)
+            (p, explain(self.classifier, f, t, p))
+            for f, t, p in zip(features, texts, predictions, strict=True)
         ]
 
     def classify(self, texts: list[str]) -> list[IntentPrediction]:
         """Intents only, without retrieval: what evaluation and prediction need."""
         return self._classify(texts)[1]
 
+    def encode_features(self, texts: list[str]) -> np.ndarray:
+        """What the intent classifier reads: the encoder's last layers it was trained on.
+        `classifier.sentence_vectors` takes the sentence vectors out of them."""
+        return self.encoder.encode_layers(texts, self.classifier.settings.feature_layers)
+
     def _classify(self, texts: list[str]) -> tuple[np.ndarray, list[IntentPrediction]]:
-        vectors = self.encoder.encode(texts)
-        return vectors, self.classifier.predict(vectors, texts)
+        features = self.encode_features(texts)
+        return features, self.classifier.predict(features, texts)
 
     def analyse(self, texts: list[str]) -> list[Analysis]:
         """Classify and retrieve for a batch of messages with one encoder pass."""
-        vectors, predictions = self._classify(texts)
+        features, predictions = self._classify(texts)
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
+        vectors = self.classifier.sentence_vectors(features)
         hits = self.index.search(texts, vectors, self.manifest.retrieval.top_k)
         return [Analysis(p, h, self._kb_answer(p)) for p, h in zip(predictions, hits, strict=True)]
 

@@ -72,8 +72,19 @@ class ClassifierSettings:
     before `oos_threshold` cuts: one score ranks out-of-scope messages better than either
     (training/calibration.py, `choose_support_weight`)."""
 
+    feature_layers: int = 1
+    """How many of the encoder's last layers the head reads (`encode_layers`); 1 is the
+    sentence vector alone."""
+
     def in_scope_score(self, confidence: float, support: float) -> float:
         return in_scope_score(confidence, support, self.support_weight)
+
+
+def sentence_columns(features: np.ndarray, layers: int) -> np.ndarray:
+    """The sentence vectors inside `encode_layers` features: the last layer's columns."""
+    if layers == 1:
+        return features
+    return np.ascontiguousarray(features[..., -(features.shape[-1] // layers) :])
 
 
 def in_scope_score(confidence, support, weight: float):
@@ -126,7 +137,9 @@ class ExampleMemory:
 
 
 class IntentClassifier:
-    """Scores vectors from the encoder; the out-of-scope label, when trained, is one more class."""
+    """Scores features from the encoder (`encode_layers` with `settings.feature_layers`);
+    the out-of-scope label, when trained, is one more class. Nearness to training examples
+    is measured on the sentence vectors inside those features."""
 
     def __init__(
         self,
@@ -158,27 +171,30 @@ class IntentClassifier:
     def intents(self) -> list[str]:
         return [label for label in self.labels if label != OUT_OF_SCOPE]
 
-    def scores(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
+    def scores(self, features: np.ndarray, texts: list[str]) -> np.ndarray:
         """Uncalibrated log-probabilities: the vector head's, fused with the n-gram model's."""
-        head = vectors @ self.weight.T + self.bias
+        head = features @ self.weight.T + self.bias
         share = self.settings.lexical_share if self.lexical is not None else 0.0
         lexical = self.lexical.logits(texts) if share > 0 else None
         return fuse(head, lexical, share)
 
-    def probabilities(self, vectors: np.ndarray, texts: list[str]) -> np.ndarray:
-        return softmax(self.scores(vectors, texts) / self.settings.temperature)
+    def probabilities(self, features: np.ndarray, texts: list[str]) -> np.ndarray:
+        return softmax(self.scores(features, texts) / self.settings.temperature)
 
     def top_in_scope(self, probs: np.ndarray) -> np.ndarray:
         return np.where(self._in_scope[None, :], probs, -1.0).argmax(axis=1)
 
-    def support(self, vectors: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
-        if self.memory is None:
-            return np.ones(len(vectors), dtype=np.float32)
-        return self.memory.support(vectors, label_ids)
+    def sentence_vectors(self, features: np.ndarray) -> np.ndarray:
+        return sentence_columns(features, self.settings.feature_layers)
 
-    def predict(self, vectors: np.ndarray, texts: list[str]) -> list[IntentPrediction]:
-        probs = self.probabilities(vectors, texts)
-        support = self.support(vectors, self.top_in_scope(probs))
+    def support(self, features: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
+        if self.memory is None:
+            return np.ones(len(features), dtype=np.float32)
+        return self.memory.support(self.sentence_vectors(features), label_ids)
+
+    def predict(self, features: np.ndarray, texts: list[str]) -> list[IntentPrediction]:
+        probs = self.probabilities(features, texts)
+        support = self.support(features, self.top_in_scope(probs))
         return [self._decide(row, float(near)) for row, near in zip(probs, support, strict=True)]
 
     def _decide(self, probs: np.ndarray, support: float) -> IntentPrediction:
@@ -245,7 +261,7 @@ class IntentClassifier:
 
 def explain(
     classifier: IntentClassifier,
-    vector: np.ndarray,
+    features: np.ndarray,
     text: str,
     prediction: IntentPrediction,
     k: int = 3,
@@ -270,7 +286,7 @@ def explain(
         },
     ]
     if OUT_OF_SCOPE in classifier.labels:
-        probs = classifier.probabilities(vector[None, :], [text])[0]
+        probs = classifier.probabilities(features[None, :], [text])[0]
         oos_score = float(probs[classifier.labels.index(OUT_OF_SCOPE)])
         checks.append(
             {
@@ -282,6 +298,7 @@ def explain(
         )
     failed = [c["check"] for c in checks if not c["passed"]]
     memory = classifier.memory
+    vector = classifier.sentence_vectors(features)
     nearest = memory.nearest(vector, k) if memory else []
     supporting = memory.nearest(vector, k, top_id) if memory else []
     return {

@@ -10,7 +10,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.errors import ModelError
 
@@ -46,6 +46,8 @@ class ClassifierInfo(_Section):
     lexical_share: float = 0.0
     support_weight: float = 0.0
     """Added to the confidence per unit of similarity before `oos_threshold` cuts."""
+    feature_layers: int = Field(default=1, ge=1)
+    """How many of the encoder's last layers the head reads; the ONNX export outputs them."""
 
 
 class RetrievalInfo(_Section):

@@ -18,6 +18,7 @@ import tempfile
 import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ONNX_FILE = "model.onnx"
+LAST_HIDDEN_STATE = "last_hidden_state"
 EXPORT_MANIFEST = "onnx_export.json"
 OPSET = 17
 # Files `OnnxEncoder` reads; the first group must exist in the source model directory.
@@ -104,9 +106,13 @@ def _check_architecture(model_dir: Path) -> None:
             raise ModelError(f"{pooling_file}: only mean pooling is supported, found {modes}")
 
 
-def _export_fp32(model_dir: Path, onnx_path: Path, attention: str | None = "eager") -> list[str]:
-    """Trace the transformer to ONNX (last_hidden_state only); returns the graph input names.
+def _export_fp32(
+    model_dir: Path, onnx_path: Path, attention: str | None = "eager", layers: int = 1
+) -> list[str]:
+    """Trace the transformer to ONNX; returns the graph input names.
 
+    Outputs `last_hidden_state` and, when `layers` > 1, the `layers - 1` layers before it
+    (`inner_layer_1` is the one just before the last), for the intent head's features.
     Eager attention traces to the MatMul/Softmax pattern ONNX Runtime's BERT fusions
     recognise; the SDPA trace (transformers' default, `attention=None`) fuses nothing.
     """
@@ -121,20 +127,26 @@ def _export_fp32(model_dir: Path, onnx_path: Path, attention: str | None = "eage
     accepted = inspect.signature(model.forward).parameters
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in accepted]
 
-    class _LastHiddenState(torch.nn.Module):
+    outputs = [LAST_HIDDEN_STATE, *(inner_layer_output(i) for i in range(1, layers))]
+
+    class _HiddenStates(torch.nn.Module):
         def __init__(self, inner: torch.nn.Module):
             super().__init__()
             self.inner = inner
 
-        def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-            return self.inner(**dict(zip(names, tensors, strict=True))).last_hidden_state
+        def forward(self, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            inputs = dict(zip(names, tensors, strict=True))
+            if layers == 1:
+                return (self.inner(**inputs).last_hidden_state,)
+            hidden = self.inner(**inputs, output_hidden_states=True).hidden_states
+            return (hidden[-1], *(hidden[-1 - i] for i in range(1, layers)))
 
     # Batch 2 x length 8 with one padded row, so the mask path is traced, not folded away.
     example = torch.ones((2, 8), dtype=torch.long)
     mask = example.clone()
     mask[1, 5:] = 0
     args = {"input_ids": example, "attention_mask": mask, "token_type_ids": example * 0}
-    dynamic_axes = {n: {0: "batch", 1: "sequence"} for n in [*names, "last_hidden_state"]}
+    dynamic_axes = {n: {0: "batch", 1: "sequence"} for n in [*names, *outputs]}
     with torch.no_grad(), warnings.catch_warnings():
         # The legacy TorchScript exporter: the dynamo one needs onnxscript, not installed here.
         # Its trace warnings concern shape checks that hold for every tokenizer output; the
@@ -144,17 +156,22 @@ def _export_fp32(model_dir: Path, onnx_path: Path, attention: str | None = "eage
         warnings.filterwarnings("ignore", message="The feature will be removed")
         warnings.filterwarnings("ignore", message="Exporting aten::index operator")
         torch.onnx.export(
-            _LastHiddenState(model),
+            _HiddenStates(model),
             tuple(args[n] for n in names),
             str(onnx_path),
             input_names=names,
-            output_names=["last_hidden_state"],
+            output_names=outputs,
             dynamic_axes=dynamic_axes,
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
         )
     return names
+
+
+def inner_layer_output(offset: int) -> str:
+    """The graph output holding the hidden state `offset` layers before the last."""
+    return f"inner_layer_{offset}"
 
 
 # ONNX Runtime's transformer optimiser knows these architectures' graphs.
@@ -213,13 +230,14 @@ def _quantize_int8(fp32_path: Path, int8_path: Path) -> None:
 
 
 def export_onnx(
-    model_dir: Path, out_dir: Path, quantize: bool = True, *, fuse: bool = True
+    model_dir: Path, out_dir: Path, quantize: bool = True, *, fuse: bool = True, layers: int = 1
 ) -> Path:
     """Export a sentence-transformers model directory to `out_dir/model.onnx` plus tokenizer.
 
     The model is written under a temporary name and renamed last, so `model.onnx`
     existing means the directory is complete. `fuse=False` writes the unfused default trace
-    served before fusion, kept for benchmarks to compare against. Returns the .onnx path.
+    served before fusion, kept for benchmarks to compare against. `layers` > 1 also
+    outputs that many last layers for `OnnxEncoder.encode_layers`. Returns the .onnx path.
     """
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     _require(model_dir, _REQUIRED_SOURCE_FILES)
@@ -229,11 +247,13 @@ def export_onnx(
     try:
         fp32_path = work / "fp32.onnx"
         config = _read_json(model_dir / "config.json")
+        _check_layers(layers, config, model_dir)
         if fuse:
-            inputs = _export_fp32(model_dir, fp32_path)
+            inputs = _export_fp32(model_dir, fp32_path, layers=layers)
             fused = _fuse_transformer(fp32_path, config)
         else:  # exactly the export that predates fusion
-            inputs, fused = _export_fp32(model_dir, fp32_path, attention=None), None
+            inputs = _export_fp32(model_dir, fp32_path, attention=None, layers=layers)
+            fused = None
         final = fp32_path
         if quantize:
             final = work / "int8.onnx"
@@ -247,6 +267,7 @@ def export_onnx(
         manifest = {
             "source": str(model_dir),
             "inputs": inputs,
+            "layers": layers,
             "opset": OPSET,
             "fused_operators": fused,
             "quantized": quantize,
@@ -259,6 +280,14 @@ def export_onnx(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return out_dir / ONNX_FILE
+
+
+def _check_layers(layers: int, config: dict, model_dir: Path) -> None:
+    available = int(config.get("num_hidden_layers", 0))
+    if not 1 <= layers <= available:
+        raise ModelError(
+            f"{model_dir}: cannot export its last {layers} layers; the model has {available}"
+        )
 
 
 def usable_cores() -> int:
@@ -321,7 +350,10 @@ class OnnxEncoder:
         _require(self.path, _REQUIRED_ONNX_FILES)
         config = _read_json(self.path / "config.json")
         st_config = _read_json(self.path / "sentence_bert_config.json")
-        self.quantized = bool(_read_json(self.path / EXPORT_MANIFEST).get("quantized"))
+        export = _read_json(self.path / EXPORT_MANIFEST)
+        self.quantized = bool(export.get("quantized"))
+        self.layers = int(export.get("layers", 1))
+        """How many last layers `encode_layers` can return (the export's outputs)."""
         self.batch_invariant = self.quantized if batch_invariant is None else batch_invariant
         self.dimension = int(config["hidden_size"])
         self.max_seq_length = _max_seq_length(st_config, config)
@@ -366,6 +398,24 @@ class OnnxEncoder:
             out[rows] = self._encode_batch([texts[i] for i in rows])
         return out
 
+    def encode_layers(self, texts: list[str], count: int) -> np.ndarray:
+        """Per text, the last `count` layers mean-pooled and L2-normalised, side by side,
+        earliest first: the last `dimension` columns are `encode`'s vector."""
+        if count == 1:
+            return self.encode(texts)
+        if count > self.layers:
+            raise ModelError(
+                f"{self.path}: the intent head reads {count} layers but this export "
+                f"outputs {self.layers}; retrain the model"
+            )
+        if not texts:
+            return np.zeros((0, self.dimension * count), dtype=np.float32)
+        run = partial(self._encode_layers_batch, count=count)
+        if self._runners is not None and len(texts) > 1:
+            return np.vstack(list(self._runners.map(run, [[t] for t in texts])))
+        step = 1 if self.batch_invariant else 64
+        return np.vstack([run(texts[start : start + step]) for start in range(0, len(texts), step)])
+
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids, mask and type ids, right-padded to the longest text (as the fused
         attention assumes); the mask is also what pooling averages over."""
@@ -381,10 +431,17 @@ class OnnxEncoder:
             "token_type_ids": np.zeros_like(ids),
         }
 
-    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
-        """The transformer's last hidden state for `tokenize`'s output."""
-        (hidden,) = self.session.run(None, {n: feeds[n] for n in self._input_names})
-        return hidden
+    def run(self, feeds: dict[str, np.ndarray], count: int = 1) -> np.ndarray | list:
+        """The transformer's last hidden state for `tokenize`'s output; with `count` > 1,
+        the last `count` hidden states, earliest first."""
+        names = [inner_layer_output(i) for i in range(count - 1, 0, -1)] + [LAST_HIDDEN_STATE]
+        hidden = self.session.run(names, {n: feeds[n] for n in self._input_names})
+        return hidden[0] if count == 1 else hidden
+
+    def _encode_layers_batch(self, texts: list[str], count: int) -> np.ndarray:
+        feeds = self.tokenize(texts)
+        mask = feeds["attention_mask"]
+        return np.hstack([mean_pool_normalise(h, mask) for h in self.run(feeds, count)])
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         feeds = self.tokenize(texts)

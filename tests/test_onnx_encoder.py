@@ -125,6 +125,25 @@ def test_fp32_export_matches_pytorch_and_padding_changes_nothing(tmp_path, refer
     assert (batched * reference_vectors).sum(axis=1).min() > 0.9999
 
 
+def test_two_layer_export_matches_pytorch_layer_by_layer(tmp_path):
+    torch_features = TextEncoder().encode_layers(SENTENCES, 2)
+    encoder = OnnxEncoder(export_onnx(base_model_path(), tmp_path, quantize=False, layers=2).parent)
+    features = encoder.encode_layers(SENTENCES, 2)
+    assert features.shape == (len(SENTENCES), 2 * encoder.dimension)
+    np.testing.assert_allclose(features[:, encoder.dimension :], encoder.encode(SENTENCES))
+    agreement = (features * torch_features).reshape(len(SENTENCES), 2, -1).sum(axis=2)
+    assert agreement.min() > 0.9999
+    # The layer before the last is a different vector, not a copy of the sentence vector.
+    assert (features[:, : encoder.dimension] * features[:, encoder.dimension :]).sum(1).max() < 0.99
+    with pytest.raises(ModelError, match="reads 3 layers but this export outputs 2"):
+        encoder.encode_layers(SENTENCES, 3)
+
+
+def test_exporting_more_layers_than_the_model_has_is_a_model_error(tmp_path):
+    with pytest.raises(ModelError, match="cannot export its last 7 layers; the model has 6"):
+        export_onnx(base_model_path(), tmp_path, layers=7)
+
+
 def test_empty_folder_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match=re.escape(f"{tmp_path}: model.onnx missing")):
         OnnxEncoder(tmp_path)

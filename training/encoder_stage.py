@@ -3,11 +3,13 @@ encoder (frozen mode) or a fine-tuned copy (full or LoRA), plus its int8 ONNX ex
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import TrainingConfig
+from bot.errors import ConfigError
 from retrieval.encoder import CachingEncoder, TextEncoder, base_model_path
 from retrieval.intent_classifier import OUT_OF_SCOPE
 from training.finetune import finetune_encoder
@@ -38,6 +40,7 @@ def resolve_mode(config: TrainingConfig, in_scope_examples: int) -> str:
 def prepare_encoder(
     data: TrainingData, config: TrainingConfig, stage: Path, progress: Progress
 ) -> PreparedEncoder:
+    check_feature_layers(config, base_layer_count())
     mode = resolve_mode(config, len(data.in_scope_examples()))
     if mode == "frozen":
         return PreparedEncoder(
@@ -65,11 +68,28 @@ def prepare_encoder(
     return PreparedEncoder(encoder, mode, ENCODER_DIR, files, metrics)
 
 
-def export_serving_encoder(prepared: PreparedEncoder, stage: Path, progress: Progress) -> list[str]:
-    """int8 ONNX Runtime export of the encoder the classifier was trained on."""
+def base_layer_count() -> int:
+    config = json.loads((base_model_path() / "config.json").read_text(encoding="utf-8"))
+    return int(config["num_hidden_layers"])
+
+
+def check_feature_layers(config: TrainingConfig, available: int) -> None:
+    """A configured layer count the encoder does not have fails before any training."""
+    wanted = config.feature_layers
+    if wanted != "auto" and wanted > available:
+        raise ConfigError(
+            f"training.feature_layers: {wanted} is more than the encoder's {available} layers"
+        )
+
+
+def export_serving_encoder(
+    prepared: PreparedEncoder, stage: Path, progress: Progress, layers: int = 1
+) -> list[str]:
+    """int8 ONNX Runtime export of the encoder the classifier was trained on, with the
+    `layers` last layers its head reads."""
     from retrieval.onnx_encoder import export_onnx
 
     progress("exporting the encoder to ONNX (int8)")
     source = stage / prepared.directory if prepared.directory else base_model_path()
-    export_onnx(source, stage / ONNX_DIR, quantize=True)
+    export_onnx(source, stage / ONNX_DIR, quantize=True, layers=layers)
     return [str(p.relative_to(stage)) for p in (stage / ONNX_DIR).rglob("*") if p.is_file()]

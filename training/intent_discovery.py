@@ -62,7 +62,7 @@ def discover_intents(
     if len(unique) < max(min_size, 2):
         return []
     texts = [r["message"] for r in unique]
-    vectors = _unit(encode_texts(model, texts))
+    vectors = _unit(model.classifier.sentence_vectors(encode_texts(model, texts)))
     labels = AgglomerativeClustering(
         n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
     ).fit_predict(vectors)

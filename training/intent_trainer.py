@@ -1,4 +1,4 @@
-"""Trains the intent head over frozen sentence vectors, then calibrates it on held-out data.
+"""Trains the intent head over the encoder's features, then calibrates it on held-out data.
 
 Held-out data is the dataset's own validation split when it has one, else a stratified
 slice carved out of training data; temperature and the out-of-scope threshold are fitted
@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from bot.config import TrainingConfig
 from retrieval.intent_classifier import (
@@ -21,6 +20,7 @@ from retrieval.intent_classifier import (
     ExampleMemory,
     IntentClassifier,
     in_scope_score,
+    sentence_columns,
     softmax,
 )
 from retrieval.lexical import LexicalModel
@@ -30,7 +30,8 @@ from training.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
-from training.lexical_trainer import choose_share, fit_lexical_model
+from training.head_layers import choose_head, last_layers, layer_choices, train_head
+from training.lexical_trainer import fit_lexical_model
 from training.schema import Example
 
 Progress = Callable[[str], None]
@@ -60,51 +61,18 @@ def split_holdout(
     return train, holdout
 
 
-def train_head(
-    vectors: np.ndarray,
-    targets: np.ndarray,
-    n_labels: int,
-    config: TrainingConfig,
-    progress: Progress,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax regression with AdamW on mini-batches; returns (weight, bias) as numpy arrays."""
-    generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)
-    head = torch.nn.Linear(vectors.shape[1], n_labels)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=config.learning_rate, weight_decay=1e-4)
-    x = torch.from_numpy(vectors)
-    y = torch.from_numpy(targets.astype(np.int64))
-    steps_per_epoch = max(1, -(-len(x) // config.batch_size))
-    total_steps = steps_per_epoch * config.epochs
-    started = time.monotonic()
-    for epoch in range(config.epochs):
-        order = torch.randperm(len(x), generator=generator)
-        epoch_loss = 0.0
-        for batch in order.split(config.batch_size):
-            loss = torch.nn.functional.cross_entropy(head(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            epoch_loss += loss.item() * len(batch)
-        if epoch == config.epochs - 1 or (epoch + 1) % max(1, config.epochs // 5) == 0:
-            done = (epoch + 1) * steps_per_epoch
-            elapsed = time.monotonic() - started
-            eta = elapsed / done * (total_steps - done)
-            progress(
-                f"  intent head: step {done}/{total_steps}, loss {epoch_loss / len(x):.4f}, "
-                f"elapsed {elapsed:.1f}s, eta {eta:.1f}s"
-            )
-    return head.weight.detach().numpy().copy(), head.bias.detach().numpy().copy()
-
-
 def train_intent_classifier(
     examples: list[Example],
     validation: list[Example],
-    encode: Callable[[list[str]], np.ndarray],
+    encode_layers: Callable[[list[str], int], np.ndarray],
     config: TrainingConfig,
     progress: Progress,
 ) -> ClassifierTrainingResult:
-    """Fit, calibrate on held-out data, and (when holdout was carved from train) refit on all."""
+    """Fit, calibrate on held-out data, and (when holdout was carved from train) refit on all.
+
+    `encode_layers(texts, count)` gives the encoder's last `count` layers, pooled, side by
+    side (`TextEncoder.encode_layers`); how many the head reads is chosen on held-out data.
+    """
     carved = not validation
     if carved:
         train, holdout = split_holdout(examples, config.holdout_fraction, config.seed)
@@ -116,36 +84,53 @@ def train_intent_classifier(
     label_ids = {label: i for i, label in enumerate(labels)}
     holdout = [e for e in holdout if e.intent in label_ids]
 
+    choices = layer_choices(config, has_holdout=bool(holdout))
     progress(f"encoding {len(train) + len(holdout)} examples with the base encoder")
-    train_vectors = encode([e.text for e in train])
-    holdout_vectors = encode([e.text for e in holdout])
+    train_texts, holdout_texts = [e.text for e in train], [e.text for e in holdout]
+    train_features = encode_layers(train_texts, max(choices))
+    holdout_features = encode_layers(holdout_texts, max(choices))
     train_targets = np.array([label_ids[e.intent] for e in train])
     holdout_targets = np.array([label_ids[e.intent] for e in holdout], dtype=np.int64)
-    train_texts, holdout_texts = [e.text for e in train], [e.text for e in holdout]
-    weight, bias = train_head(train_vectors, train_targets, len(labels), config, progress)
-    held_out = (holdout_vectors @ weight.T + bias, holdout_texts, holdout_targets)
-    lexical, share, share_metrics = _lexical_part(
-        train_texts, train_targets, held_out, len(labels), config, progress
+    lexical, holdout_lexical = _lexical_model(
+        train_texts, train_targets, holdout_texts, len(labels), config, progress
     )
+    head = choose_head(
+        (train_features, train_targets),
+        (holdout_features, holdout_targets, holdout_lexical),
+        choices,
+        len(labels),
+        config,
+        progress,
+    )
+    lexical = lexical if head.lexical_share > 0 else None
+    train_features = last_layers(train_features, max(choices), head.layers)
+    holdout_features = last_layers(holdout_features, max(choices), head.layers)
     provisional = IntentClassifier(
         labels,
-        weight,
-        bias,
-        ClassifierSettings(1.0, 0.0, config.ambiguity_margin, lexical_share=share),
-        memory_of(train_vectors, train_targets, labels, train_texts),
+        head.weight,
+        head.bias,
+        ClassifierSettings(
+            1.0,
+            0.0,
+            config.ambiguity_margin,
+            lexical_share=head.lexical_share,
+            feature_layers=head.layers,
+        ),
+        memory_of(train_features, train_targets, labels, train_texts, head.layers),
         lexical,
     )
     settings, metrics = calibrate(
-        provisional, holdout_vectors, holdout_texts, holdout_targets, config
+        provisional, holdout_features, holdout_texts, holdout_targets, config
     )
-    metrics.update(share_metrics)
-    memory_vectors, memory_targets, memory_texts = train_vectors, train_targets, train_texts
+    metrics.update(head.metrics)
+    weight, bias = head.weight, head.bias
+    memory_features, memory_targets, memory_texts = train_features, train_targets, train_texts
     if carved and holdout:
         progress("refitting the intent head on all examples")
-        memory_vectors = np.concatenate([train_vectors, holdout_vectors])
+        memory_features = np.concatenate([train_features, holdout_features])
         memory_targets = np.concatenate([train_targets, holdout_targets])
         memory_texts = train_texts + holdout_texts
-        weight, bias = train_head(memory_vectors, memory_targets, len(labels), config, progress)
+        weight, bias = train_head(memory_features, memory_targets, len(labels), config, progress)
         if lexical is not None:
             lexical = fit_lexical_model(
                 memory_texts, memory_targets, len(labels), config.lexical_regularisation
@@ -155,48 +140,44 @@ def train_intent_classifier(
         holdout_examples=len(holdout),
         holdout_source=("carved from training data" if carved else "dataset validation split"),
     )
-    memory = memory_of(memory_vectors, memory_targets, labels, memory_texts)
+    memory = memory_of(memory_features, memory_targets, labels, memory_texts, head.layers)
     return ClassifierTrainingResult(
         IntentClassifier(labels, weight, bias, settings, memory, lexical), metrics
     )
 
 
-def _lexical_part(
+def _lexical_model(
     texts: list[str],
     targets: np.ndarray,
-    held_out: tuple[np.ndarray, list[str], np.ndarray],
+    holdout_texts: list[str],
     n_labels: int,
     config: TrainingConfig,
     progress: Progress,
-) -> tuple[LexicalModel | None, float, dict]:
-    """The n-gram model and its share, or (None, 0) when held-out data says it does not help
-    or there is no held-out data to say so."""
-    head_logits, holdout_texts, holdout_targets = held_out
-    if not config.lexical_features or len(holdout_targets) == 0:
-        return None, 0.0, {}
+) -> tuple[LexicalModel | None, np.ndarray | None]:
+    """The n-gram model and its held-out logits; (None, None) when it is turned off or
+    there is no held-out data to say whether it helps."""
+    if not config.lexical_features or not holdout_texts:
+        return None, None
     started = time.monotonic()
     lexical = fit_lexical_model(texts, targets, n_labels, config.lexical_regularisation)
-    share, accuracy = choose_share(head_logits, lexical.logits(holdout_texts), holdout_targets)
-    progress(
-        f"  n-gram model: held-out accuracy by share {accuracy}, chose {share} "
-        f"({time.monotonic() - started:.1f}s)"
-    )
-    metrics = {"lexical_share": share, "holdout_accuracy_by_lexical_share": accuracy}
-    return (lexical if share > 0 else None), share, metrics
+    progress(f"  n-gram model fitted ({time.monotonic() - started:.1f}s)")
+    return lexical, lexical.logits(holdout_texts)
 
 
 def memory_of(
-    vectors: np.ndarray, targets: np.ndarray, labels: list[str], texts: list[str]
+    features: np.ndarray, targets: np.ndarray, labels: list[str], texts: list[str], layers: int
 ) -> ExampleMemory:
-    """In-scope examples only: nearness to an out-of-scope example supports no intent."""
+    """In-scope examples' sentence vectors only: nearness to an out-of-scope example
+    supports no intent."""
     keep = np.array([labels[t] != OUT_OF_SCOPE for t in targets], dtype=bool)
     kept_texts = [text for text, k in zip(texts, keep, strict=True) if k]
-    return ExampleMemory(vectors[keep], targets[keep].astype(np.int32), kept_texts)
+    vectors = sentence_columns(features[keep], layers)
+    return ExampleMemory(vectors, targets[keep].astype(np.int32), kept_texts)
 
 
 def calibrate(
     classifier: IntentClassifier,
-    vectors: np.ndarray,
+    features: np.ndarray,
     texts: list[str],
     targets: np.ndarray,
     config: TrainingConfig,
@@ -207,13 +188,16 @@ def calibrate(
     share = classifier.settings.lexical_share
     if len(targets) == 0:
         threshold = min(0.5, 1.5 / max(n_in_scope, 1))
-        return ClassifierSettings(1.0, threshold, config.ambiguity_margin), {}
-    logits = classifier.scores(vectors, texts)
+        layers = classifier.settings.feature_layers
+        return ClassifierSettings(
+            1.0, threshold, config.ambiguity_margin, feature_layers=layers
+        ), {}
+    logits = classifier.scores(features, texts)
     temperature = fit_temperature(logits, targets)
     probs = softmax(logits / temperature)
     predicted = classifier.top_in_scope(probs)
     confidence = probs[np.arange(len(probs)), predicted]
-    support = classifier.support(vectors, predicted)
+    support = classifier.support(features, predicted)
     is_oos = np.array([labels[t] == OUT_OF_SCOPE for t in targets], dtype=bool)
     correct = (predicted == targets) & ~is_oos
     inside = ~is_oos
@@ -237,6 +221,7 @@ def calibrate(
         similarity,
         lexical_share=share,
         support_weight=weight,
+        feature_layers=classifier.settings.feature_layers,
     )
     metrics = {
         "holdout_accuracy": float(correct[inside].mean()) if inside.any() else None,

@@ -89,11 +89,12 @@ def pick_for_review(
     candidates = load_candidates(db, config)
     if not candidates or size <= 0:
         return []
-    vectors = encode_texts(model, [c.message for c in candidates], vector_cache)
-    score_with_model(model, candidates, vectors, config)
+    features = encode_texts(model, [c.message for c in candidates], vector_cache)
+    score_with_model(model, candidates, features, config)
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
     pool = order[: max(size * POOL_FACTOR, size)]
-    clusters = cluster_vectors(vectors[pool], min(size, len(pool)), seed)
+    vectors = model.classifier.sentence_vectors(features[pool])
+    clusters = cluster_vectors(vectors, min(size, len(pool)), seed)
     for index, cluster in zip(pool, clusters, strict=True):
         candidates[index].cluster = int(cluster)
     return spread_over_clusters([candidates[i] for i in pool], size)
@@ -165,27 +166,27 @@ def _turns_before_handoff(db: sqlite_utils.Database) -> set[int]:
 def encode_texts(
     model: BotModel, texts: list[str], cache: dict[str, np.ndarray] | None = None
 ) -> np.ndarray:
-    """The serving encoder's vectors, in batches; `cache` (text -> vector) skips texts
-    already encoded by the same encoder."""
+    """The serving encoder's features for the classifier (`BotModel.encode_features`), in
+    batches; `cache` (text -> features) skips texts already encoded by the same model."""
     cache = {} if cache is None else cache
     missing = [t for t in dict.fromkeys(texts) if t not in cache]
     for start in range(0, len(missing), ENCODE_BATCH):
         batch = missing[start : start + ENCODE_BATCH]
-        for text, vector in zip(batch, model.encoder.encode(batch), strict=True):
+        for text, vector in zip(batch, model.encode_features(batch), strict=True):
             cache[text] = vector
     return np.stack([cache[t] for t in texts]).astype(np.float32)
 
 
 def score_with_model(
-    model: BotModel, picks: list[Pick], vectors: np.ndarray, config: LearningConfig
+    model: BotModel, picks: list[Pick], features: np.ndarray, config: LearningConfig
 ) -> None:
     """Fresh predictions, the disagreement check against retrieval, and the final score."""
     texts = [p.message for p in picks]
     predictions = []
     for start in range(0, len(texts), ENCODE_BATCH):
         stop = start + ENCODE_BATCH
-        predictions += model.classifier.predict(vectors[start:stop], texts[start:stop])
-    keys = _retrieval_keys(model, texts, vectors)
+        predictions += model.classifier.predict(features[start:stop], texts[start:stop])
+    keys = _retrieval_keys(model, texts, model.classifier.sentence_vectors(features))
     for pick, prediction, key in zip(picks, predictions, keys, strict=True):
         ranking = prediction.ranking
         margin = ranking[0][1] - (ranking[1][1] if len(ranking) > 1 else 0.0)

@@ -98,7 +98,7 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         result = train_intent_classifier(
             [*examples, *negatives],
             data.validation_examples,
-            encoder.encode,
+            encoder.encode_layers,
             config.training,
             progress,
         )
@@ -118,7 +118,8 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         retrieval = build_knowledge_base(
             data, encoder, config.retrieval, stage, config.training.seed, Path(out), progress
         )
-        files += export_serving_encoder(prepared, stage, progress)
+        layers = result.classifier.settings.feature_layers
+        files += export_serving_encoder(prepared, stage, progress, layers)
         ranker = None
         if config.training.ranker_minutes > 0:
             settings = ranker_settings(config.training.seed, config.training.ranker_minutes)
@@ -223,6 +224,7 @@ def _manifest(
             lexical=LEXICAL_WEIGHTS_FILE if classifier.lexical is not None else None,
             lexical_share=classifier.settings.lexical_share,
             support_weight=classifier.settings.support_weight,
+            feature_layers=classifier.settings.feature_layers,
         ),
         retrieval=retrieval,
         responses=RESPONSES_FILE if has_responses else None,
