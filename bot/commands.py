@@ -90,12 +90,14 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from bot.model_swap import serving_model
-    from bot.server import freeze_loaded_objects, single_threaded_math
+    from bot.model_swap import ModelHolder, serving_model
+    from bot.server import freeze_loaded_objects, refreeze_loaded_objects, single_threaded_math
 
     model = serving_model(args.model)
     single_threaded_math()
     freeze_loaded_objects()
+    if isinstance(model, ModelHolder):
+        model.after_swap = refreeze_loaded_objects
     asyncio.run(_serve(model, args.host, args.port, args.db))
     return 0
 

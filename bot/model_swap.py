@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -45,6 +45,9 @@ class ModelHolder:
         self.loaded = registry.current_version() if registry else None
         """The registry version being served (a folder name; may differ from model.version)."""
         self._reload_lock = asyncio.Lock()
+        self.after_swap: Callable[[], None] | None = None
+        """Called on the event loop after each swap (`supportbot serve` re-freezes the
+        garbage collector's view of loaded objects there)."""
 
     @property
     def current(self) -> BotModel:
@@ -74,6 +77,8 @@ class ModelHolder:
             previous = self._model.version
             self.swap(model, version)
             log.info("model swapped: %s -> %s", previous, model.version)
+            if self.after_swap is not None:
+                self.after_swap()
             return True
 
     async def follow(self) -> None:

@@ -118,3 +118,14 @@ async def test_running_server_swaps_to_a_promoted_version_under_load(
     assert versions[0] == tiny_model.version and versions[-1] == "v2"
     first_new = versions.index("v2")
     assert set(versions[first_new:]) == {"v2"}, "an old-model turn after the swap"
+
+
+async def test_after_swap_runs_once_per_swap(registry, tiny_model):
+    holder = ModelHolder(tiny_model, registry)
+    swaps: list[str] = []
+    holder.after_swap = lambda: swaps.append(holder.loaded)
+    assert await holder.reload() is False
+    registry.promote("v2")
+    assert await holder.reload() is True
+    assert await holder.reload() is False
+    assert swaps == ["v2"]
