@@ -30,6 +30,7 @@ from bot.moderation.stages import (
 from bot.store import ConversationStore, TurnRecord
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.index import Hit, Passage
+from retrieval.kb_answers import LABEL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -150,21 +151,37 @@ class ResponsePolicy:
 
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
         context = await self._context(turn)
-        intent = self._payload_intent(turn.text)
-        if intent:
-            self._respond_with_intent(turn, intent, context)
+        chosen = turn.text[len(PAYLOAD_PREFIX) :] if turn.text.startswith(PAYLOAD_PREFIX) else ""
+        if chosen in self.model.responses:
+            self._respond_with_intent(turn, chosen, context)
+        elif self._is_kb_class(chosen):
+            await self._answer_chosen_class(turn, chosen)
         else:
             self._decide(turn, turn.analysis, context)
         await next_stage()
 
-    def _payload_intent(self, text: str) -> str | None:
-        name = text[len(PAYLOAD_PREFIX) :] if text.startswith(PAYLOAD_PREFIX) else None
-        return name if name in self.model.responses else None
+    def _is_kb_class(self, name: str) -> bool:
+        kb = self.model.kb_answers
+        return kb is not None and name in kb
+
+    async def _answer_chosen_class(self, turn: Turn, label: str) -> None:
+        """A knowledge-base class picked from a clarifying question's buttons: its answer
+        from the live store, looked up off the event loop (it may wait for the index)."""
+        passage = await asyncio.to_thread(self.model.kb_passage, label)
+        if passage is not None:
+            self._answer_from_knowledge_base(turn, passage)
+        else:  # removed or edited since the question was asked
+            turn.action = "fallback"
+            turn.dispatcher.utter(messages.FALLBACK)
 
     def _decide(self, turn: Turn, analysis: Analysis, context=None) -> None:
         prediction = analysis.prediction
         if prediction.ambiguous:
-            options = [name for name, _ in prediction.ranking[:3] if name in self.model.responses]
+            options = [
+                name
+                for name, _ in prediction.ranking[:3]
+                if name in self.model.responses or self._is_kb_class(name)
+            ]
             if len(options) > 1:
                 turn.action = "clarify"
                 turn.dispatcher.utter(
@@ -240,7 +257,9 @@ class ResponsePolicy:
 
 
 def humanise(intent: str) -> str:
-    return intent.replace("_", " ").strip().capitalize()
+    """A button title for an intent or a knowledge-base class (`kb:gift_cards`)."""
+    name = intent.removeprefix(LABEL_PREFIX)
+    return name.replace("_", " ").strip().capitalize()
 
 
 def default_stages(

@@ -130,10 +130,16 @@ class BotModel:
     def _kb_answer(self, prediction: IntentPrediction) -> Passage | None:
         """Looked up here, on the model's thread, not on the event loop: the index lock
         may be held by another batch's search."""
+        return None if prediction.out_of_scope else self.kb_passage(prediction.intent)
+
+    def kb_passage(self, label: str) -> Passage | None:
+        """The live knowledge base's passage for a class the classifier learned; None for
+        any other label, or when its answer was removed or edited since training.
+        Blocking (it may wait for the index lock): call it off the event loop."""
         kb = self.kb_answers
-        if kb is None or prediction.out_of_scope or prediction.intent not in kb:
+        if kb is None or self.index is None or label not in kb:
             return None
-        return self.index.passage_with_answer(kb.answers[prediction.intent])
+        return self.index.passage_with_answer(kb.answers[label])
 
 
 def load_serving_encoder(model_dir: Path, manifest: Manifest, backend: str | None = None):

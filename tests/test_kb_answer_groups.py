@@ -187,6 +187,34 @@ async def test_retrieval_leaves_questions_the_classifier_learned_to_it(faq_model
     assert [r.text for r in turn.dispatcher.replies] == [GIFT_ANSWER]
 
 
+async def test_a_close_call_between_an_intent_and_a_class_offers_both(
+    faq_model_dir: Path, tmp_path: Path
+):
+    model = BotModel.load(faq_model_dir)
+    text = "gift card or my order?"
+    [found] = model.analyse([text])
+    close_call = dataclasses.replace(
+        found.prediction,
+        intent="kb:gift_cards",
+        ambiguous=True,
+        out_of_scope=False,
+        ranking=[("kb:gift_cards", 0.46), ("order_status", 0.44), ("return_item", 0.05)],
+    )
+    turn = await respond(model, text, Analysis(close_call, found.hits))
+    assert turn.action == "clarify"
+    buttons = [(b.title, b.payload) for b in turn.dispatcher.replies[0].buttons]
+    assert buttons[:2] == [("Gift cards", "/kb:gift_cards"), ("Order status", "/order_status")]
+
+    turn = await respond(model, "/kb:gift_cards")
+    assert (turn.action, [r.text for r in turn.dispatcher.replies]) == ("retrieval", [GIFT_ANSWER])
+
+    model_dir, faq = _copy_with_faq_name(faq_model_dir, tmp_path)
+    remove_documents(model_dir, [faq])
+    turn = await respond(BotModel.load(model_dir), "/kb:gift_cards")
+    assert turn.action == "fallback"
+    assert GIFT_ANSWER not in [r.text for r in turn.dispatcher.replies]
+
+
 async def respond(model: BotModel, text: str, analysis: Analysis | None = None) -> Turn:
     """One turn through the policy, with the model's own analysis unless one is given."""
     turn = Turn(InboundMessage("u1", text, "rest", {}), text)
