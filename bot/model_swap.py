@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
@@ -53,9 +53,9 @@ class ModelHolder:
     def current(self) -> BotModel:
         return self._model
 
-    def analyse(self, texts: list[str]) -> list[Analysis]:
+    def analyse(self, texts: list[str], search: Sequence[bool] | None = None) -> list[Analysis]:
         """One batch on one model, whatever is swapped in meanwhile."""
-        return self._model.analyse(texts)
+        return self._model.analyse(texts, search)
 
     def swap(self, model: BotModel, loaded: str | None = None) -> None:
         self._model = model

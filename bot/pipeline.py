@@ -57,6 +57,14 @@ def log_turns(
     return stage
 
 
+def _logged_hits(analysis: Analysis | None) -> list[dict] | None:
+    """The hits the turn was decided with; None (JSON null) when the knowledge base was
+    not searched because the intent settled the reply."""
+    if analysis is None:
+        return []
+    return [hit.to_json() for hit in analysis.hits] if analysis.searched else None
+
+
 def _record(turn: Turn, model_version: str, moderator: Moderator) -> TurnRecord:
     prediction = turn.analysis.prediction if turn.analysis else None
     return TurnRecord(
@@ -68,7 +76,7 @@ def _record(turn: Turn, model_version: str, moderator: Moderator) -> TurnRecord:
         out_of_scope=bool(prediction and prediction.out_of_scope),
         action=turn.action,
         responses=[reply.to_json() for reply in turn.dispatcher.replies],
-        retrieval_hits=[hit.to_json() for hit in turn.analysis.hits] if turn.analysis else [],
+        retrieval_hits=_logged_hits(turn.analysis),
         moderation=moderation_record(turn),
         latency_ms=round(turn.elapsed_ms, 3),
         model_version=model_version,

@@ -11,6 +11,7 @@ import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from aiohttp import web
 
@@ -112,9 +113,20 @@ class Runtime:
 async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIterator[Runtime]:
     """The dialogue manager with its batcher, state store and handoff notifier; on exit the
     queued turns finish, then everything is closed in order. Shared by server and chat."""
-    batcher: MicroBatcher[str, Analysis] = MicroBatcher(
-        deps.model.analyse, settings.max_batch, max_in_flight=settings.model_batches_in_flight
+    batcher: MicroBatcher[tuple[str, bool], Analysis] = MicroBatcher(
+        partial(_analyse_batch, deps.model),
+        settings.max_batch,
+        max_in_flight=settings.model_batches_in_flight,
     )
+
+    async def analyse_for_reply(text: str) -> Analysis:
+        """The dialogue's call: no knowledge-base search when the intent settles the reply."""
+        return await batcher.submit((text, False))
+
+    async def analyse_fully(text: str) -> Analysis:
+        """/model/parse's call: its caller wants the retrieval hits too."""
+        return await batcher.submit((text, True))
+
     moderator = Moderator(settings.moderation, settings.max_message_chars)
     states = deps.states or _state_store(deps.store)
     handoff = settings.dialogue.handoff
@@ -124,7 +136,7 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
     stages = default_stages(
         deps.model,
         deps.store,
-        batcher.submit,
+        analyse_for_reply,
         settings.max_message_chars,
         moderator,
         memory,
@@ -132,7 +144,7 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
     )
     batcher.start()
     try:
-        yield Runtime(DialogueManager(stages), batcher.submit, states)
+        yield Runtime(DialogueManager(stages), analyse_fully, states)
     finally:
         await batcher.aclose()
         if actions is not None:
@@ -140,6 +152,11 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
         await notifier.close()
         await states.close()
         await deps.store.close()
+
+
+def _analyse_batch(model: BotModel, requests: list[tuple[str, bool]]) -> list[Analysis]:
+    """A micro-batch of (text, search always) requests in one model call."""
+    return model.analyse([text for text, _ in requests], [search for _, search in requests])
 
 
 def _runtime(settings: ServerSettings, deps: AppDeps):

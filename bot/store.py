@@ -140,7 +140,8 @@ class TurnRecord:
     out_of_scope: bool
     action: str
     responses: list[dict]
-    retrieval_hits: list[dict]
+    retrieval_hits: list[dict] | None
+    """None when the knowledge base was not searched (the intent settled the reply)."""
     moderation: dict
     latency_ms: float
     model_version: str

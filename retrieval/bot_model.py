@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,6 +44,9 @@ class Analysis:
     kb_answer: Passage | None = None
     """The live passage of the knowledge-base class the classifier chose, if it chose one
     and the answer is still in the knowledge base."""
+    searched: bool = True
+    """False when the knowledge base was not searched (`BotModel.analyse`'s `search`):
+    `hits` is then empty without meaning that nothing matched."""
 
 
 class BotModel:
@@ -118,14 +122,40 @@ class BotModel:
         features = self.encode_features(texts)
         return features, self.classifier.predict(features, texts)
 
-    def analyse(self, texts: list[str]) -> list[Analysis]:
-        """Classify and retrieve for a batch of messages with one encoder pass."""
+    def analyse(self, texts: list[str], search: Sequence[bool] | None = None) -> list[Analysis]:
+        """Classify and retrieve for a batch of messages with one encoder pass.
+
+        `search[i]` False leaves message i's knowledge-base search out when its prediction
+        settles the reply without it (`settles_reply`): for most messages of a trained
+        bot the search would cost more CPU than the classifier and go unused. None
+        searches for every message."""
         features, predictions = self._classify(texts)
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
-        vectors = self.classifier.sentence_vectors(features)
-        hits = self.index.search(texts, vectors, self.manifest.retrieval.top_k)
-        return [Analysis(p, h, self._kb_answer(p)) for p, h in zip(predictions, hits, strict=True)]
+        kb_answers = [self._kb_answer(p) for p in predictions]
+        wanted = [
+            i
+            for i, (prediction, kb_answer) in enumerate(zip(predictions, kb_answers, strict=True))
+            if search is None or search[i] or not self.settles_reply(prediction, kb_answer)
+        ]
+        hits: list[list[Hit] | None] = [None] * len(texts)
+        if wanted:
+            vectors = self.classifier.sentence_vectors(features[wanted])
+            top_k = self.manifest.retrieval.top_k
+            found = self.index.search([texts[i] for i in wanted], vectors, top_k)
+            for i, message_hits in zip(wanted, found, strict=True):
+                hits[i] = message_hits
+        return [
+            Analysis(p, h or [], k, searched=h is not None)
+            for p, h, k in zip(predictions, hits, kb_answers, strict=True)
+        ]
+
+    def settles_reply(self, prediction: IntentPrediction, kb_answer: Passage | None) -> bool:
+        """A confident intent with responses, or a knowledge-base class whose answer is in
+        the store: the dialogue policy answers it without retrieval's hits."""
+        if prediction.out_of_scope or prediction.ambiguous:
+            return False
+        return prediction.intent in self.responses or kb_answer is not None
 
     def _kb_answer(self, prediction: IntentPrediction) -> Passage | None:
         """Looked up here, on the model's thread, not on the event loop: the index lock

@@ -215,6 +215,27 @@ async def test_a_close_call_between_an_intent_and_a_class_offers_both(
     assert GIFT_ANSWER not in [r.text for r in turn.dispatcher.replies]
 
 
+def test_the_search_is_left_out_only_where_the_prediction_settles_the_reply(
+    faq_model_dir: Path, tmp_path: Path
+):
+    texts = [
+        "where is my order?",  # an intent with responses
+        "could I buy a gift card for my sister",  # a class whose answer is in the store
+        "what is the boiling point of tungsten",  # out of scope
+    ]
+    model = BotModel.load(faq_model_dir)
+    lazy, full = model.analyse(texts, [False] * 3), model.analyse(texts)
+    assert [a.searched for a in lazy] == [False, False, True]
+    assert lazy[0].hits == [] and full[0].hits and all(a.searched for a in full)
+    assert [h.passage_id for h in lazy[2].hits] == [h.passage_id for h in full[2].hits]
+    assert model.analyse(texts, [True, False, False])[0].searched
+
+    model_dir, faq = _copy_with_faq_name(faq_model_dir, tmp_path)
+    remove_documents(model_dir, [faq])
+    [gift] = BotModel.load(model_dir).analyse(texts[1:2], [False])
+    assert gift.kb_answer is None and gift.searched  # the class's answer is gone
+
+
 async def respond(model: BotModel, text: str, analysis: Analysis | None = None) -> Turn:
     """One turn through the policy, with the model's own analysis unless one is given."""
     turn = Turn(InboundMessage("u1", text, "rest", {}), text)
