@@ -92,6 +92,9 @@ class AbuseDetector:
             ),
             re.IGNORECASE,
         )
+        self._insult_word = re.compile(rf"(?:\b|(?<=\s)){insults}", re.IGNORECASE)
+        """Every branch of `_insult` holds an insult word starting after a space or at a
+        word boundary: without one (nearly every message) the costly search is skipped."""
         self._target = re.compile(
             rf"\b{_YOU}{_BE}\s+|{_YOUR_THING}|\b{_AGENT}\b|\b(?:you|u)\s*[.!?]*$", re.IGNORECASE
         )
@@ -104,7 +107,7 @@ class AbuseDetector:
         words = self.mode != "classifier"
         if words and self._directed.search(text):
             return AbuseFinding("insult", "directed_abuse")
-        if words and self._insult.search(text):
+        if words and self._insult_word.search(text) and self._insult.search(text):
             return AbuseFinding("insult", "insult_words")
         score = self.scorer.score(text) if self.scorer is not None else None
         if score is not None and score >= self.threshold:
