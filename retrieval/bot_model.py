@@ -132,6 +132,8 @@ class BotModel:
         features, predictions = self._classify(texts)
         if self.index is None:
             return [Analysis(p, []) for p in predictions]
+        if self.kb_answers is not None:
+            self.index.sync()  # a removed or edited answer is not given from an old generation
         kb_answers = [self._kb_answer(p) for p in predictions]
         wanted = [
             i
@@ -159,13 +161,19 @@ class BotModel:
 
     def _kb_answer(self, prediction: IntentPrediction) -> Passage | None:
         """Looked up here, on the model's thread, not on the event loop: the index lock
-        may be held by another batch's search."""
-        return None if prediction.out_of_scope else self.kb_passage(prediction.intent)
+        may be held by another batch's search. The caller has synced the index."""
+        return None if prediction.out_of_scope else self._class_passage(prediction.intent)
 
     def kb_passage(self, label: str) -> Passage | None:
         """The live knowledge base's passage for a class the classifier learned; None for
         any other label, or when its answer was removed or edited since training.
         Blocking (it may wait for the index lock): call it off the event loop."""
+        if self.index is None or self.kb_answers is None:
+            return None
+        self.index.sync()
+        return self._class_passage(label)
+
+    def _class_passage(self, label: str) -> Passage | None:
         kb = self.kb_answers
         if kb is None or self.index is None or label not in kb:
             return None

@@ -152,11 +152,18 @@ class PassageIndex:
             for fused in ranked
         ]
 
+    def sync(self) -> None:
+        """Load the store's current generation now if it changed: one indexed SQLite read.
+        `search` does this itself; a caller about to look passages up by answer does it
+        once per batch (`BotModel.analyse`)."""
+        with self._lock:
+            self.refresh()
+
     def passage_with_answer(self, answer: str) -> Passage | None:
         """A passage giving exactly this answer, or None since it was removed or edited:
         what a knowledge-base class of the classifier answers with. Read from the
-        generation the last `search` loaded, which `BotModel.analyse` ran just before:
-        checking the store's generation again would be a second SQLite read per message."""
+        generation last loaded (call `sync` first): checking the store's generation on
+        every lookup would be a SQLite read per message."""
         with self._lock:
             row = self.rows.passage_with_answer(answer)
         return Passage(**row) if row else None
