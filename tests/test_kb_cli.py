@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import time
 from pathlib import Path
 
 import aiohttp
@@ -13,6 +15,7 @@ from bot import messages
 from bot.cli import main
 from bot.testing import live_server, write_file
 from retrieval.bot_model import BotModel
+from retrieval.index import PassageIndex
 
 CODES_MD = """# Terminal error codes
 
@@ -158,3 +161,38 @@ async def test_running_server_sees_kb_changes_without_restart(model_dir_copy: Pa
 async def _kb_in_thread(*args: str) -> int:
     """The CLI blocks (it encodes); run it off the loop that serves the requests."""
     return await asyncio.to_thread(kb, *args)
+
+
+def test_searches_go_on_with_the_old_generation_while_a_new_one_loads(
+    model_dir_copy: Path, tmp_path: Path, monkeypatch
+):
+    codes = write_file(tmp_path, "codes.md", CODES_MD)
+    model = BotModel.load(model_dir_copy)
+    index = model.index
+
+    def titles() -> list[str]:
+        [analysis] = model.analyse(["my terminal shows E-4120, what now?"])
+        return [hit.passage.title for hit in analysis.hits]
+
+    assert "Code E-4120" not in titles()
+    assert kb("add", "--model", str(model_dir_copy), str(codes)) == 0
+    loading, release = threading.Event(), threading.Event()
+    real_load = PassageIndex._load
+
+    def slow_load(store):
+        loading.set()
+        release.wait(30)
+        return real_load(store)
+
+    monkeypatch.setattr(PassageIndex, "_load", staticmethod(slow_load))
+    loader = threading.Thread(target=index.sync)
+    loader.start()
+    try:
+        assert loading.wait(30)
+        started = time.monotonic()
+        assert "Code E-4120" not in titles()  # the old generation, without waiting
+        assert time.monotonic() - started < 5
+    finally:
+        release.set()
+        loader.join(30)
+    assert "Code E-4120" in titles()
