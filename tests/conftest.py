@@ -11,6 +11,15 @@ from bot.testing import train_tiny_bot
 from retrieval.bot_model import BotModel
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_export_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Encoder exports cached for this session only (training/onnx_cache.py), never in
+    the user's home: tests share the exports they make, and start with none."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SUPPORTBOT_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bot trained once per session from the `supportbot init` example project."""

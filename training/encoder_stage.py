@@ -88,8 +88,11 @@ def export_serving_encoder(
     """int8 ONNX Runtime export of the encoder the classifier was trained on, with the
     `layers` last layers its head reads."""
     from retrieval.onnx_encoder import export_onnx
+    from training.onnx_cache import cached_export
 
     progress("exporting the encoder to ONNX (int8)")
-    source = stage / prepared.directory if prepared.directory else base_model_path()
-    export_onnx(source, stage / ONNX_DIR, quantize=True, layers=layers)
+    if prepared.directory:  # fine-tuned in this run: new every time
+        export_onnx(stage / prepared.directory, stage / ONNX_DIR, quantize=True, layers=layers)
+    else:
+        cached_export(base_model_path(), stage / ONNX_DIR, layers, progress)
     return [str(p.relative_to(stage)) for p in (stage / ONNX_DIR).rglob("*") if p.is_file()]
