@@ -26,10 +26,10 @@ class HeldModel:
         self._model = model
         self.release = threading.Event()
 
-    def analyse(self, texts):
+    def analyse(self, texts, search=None):
         if not self.release.wait(timeout=30):
             raise TimeoutError("the test never released the model")
-        return self._model.analyse(texts)
+        return self._model.analyse(texts, search)
 
     def __getattr__(self, name: str):
         return getattr(self._model, name)

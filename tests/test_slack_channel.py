@@ -214,11 +214,11 @@ class SlowModel:
     def __getattr__(self, name):
         return getattr(self._model, name)
 
-    def analyse(self, texts):
+    def analyse(self, texts, search=None):
         time.sleep(self._delay)
         if "break" in texts:
             raise RuntimeError("model failure")
-        return self._model.analyse(texts)
+        return self._model.analyse(texts, search)
 
 
 async def test_a_slow_model_is_still_acknowledged_within_three_seconds(tiny_model, tmp_path):
