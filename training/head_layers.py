@@ -79,11 +79,11 @@ def choose_head(
         feature_layers=best.layers,
         holdout_accuracy_by_feature_layers={str(k): round(v, 4) for k, v in accuracy.items()},
     )
-    if len(choices) > 1:
-        progress(
-            f"  intent head: held-out accuracy by encoder layers read "
-            f"{best.metrics['holdout_accuracy_by_feature_layers']}, chose {best.layers}"
-        )
+    progress(
+        f"  intent head: held-out accuracy by encoder layers read "
+        f"{best.metrics['holdout_accuracy_by_feature_layers']}, chose {best.layers}"
+        + (f", n-gram share {best.lexical_share}" if holdout_lexical is not None else "")
+    )
     return best
 
 
