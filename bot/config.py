@@ -7,7 +7,7 @@ Unknown keys are errors (`extra="forbid"`), and every error names its key path, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -61,7 +61,7 @@ class TrainingConfig(_Strict):
     ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     oos_recall_target: float = Field(default=0.8, gt=0, le=1)
     """Share of held-out out-of-scope examples the threshold must reject, when data has them."""
-    feature_layers: Literal["auto"] | Annotated[int, Field(ge=1)] = "auto"
+    feature_layers: Literal["auto"] | int = "auto"
     """How many of the encoder's last layers (pooled, side by side) the intent head reads.
     auto: 1 or 2, whichever is more accurate on held-out data (training/head_layers.py)."""
     lexical_features: bool = True
@@ -77,6 +77,15 @@ class TrainingConfig(_Strict):
     ranker_minutes: float = Field(default=20.0, ge=0)
     """Time budget for fine-tuning the response ranker on the project's dialogues; 0 trains
     no ranker (an intent's replies are then chosen among its templates at random)."""
+
+    @field_validator("feature_layers", mode="before")
+    @classmethod
+    def _layer_count(cls, value: object) -> object:
+        """One message for every wrong value, not one per member of the union."""
+        whole = isinstance(value, int) and not isinstance(value, bool)
+        if value == "auto" or (whole and value >= 1):
+            return value
+        raise ValueError(f'expected "auto" or a whole number of layers from 1, got {value!r}')
 
 
 class RetrievalConfig(_Strict):

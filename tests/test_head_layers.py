@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from bot.config import TrainingConfig
 from bot.errors import ConfigError
@@ -89,6 +90,16 @@ def test_a_model_reading_two_layers_trains_exports_and_serves(tmp_path):
     torch_encoder = load_serving_encoder(tmp_path / "model", manifest, backend="torch")
     served, reference = model.encode_features(texts), torch_encoder.encode_layers(texts, 2)
     assert (served * reference).reshape(3, 2, -1).sum(axis=2).min() > 0.97
+
+
+@pytest.mark.parametrize("value", [0, "two", True, 1.5])
+def test_a_layer_count_that_is_not_one_is_named_in_one_line(value):
+    with pytest.raises(ValidationError) as error:
+        TrainingConfig(feature_layers=value)
+    [problem] = error.value.errors()
+    assert problem["loc"] == ("feature_layers",)
+    expected = f'expected "auto" or a whole number of layers from 1, got {value!r}'
+    assert problem["msg"] == f"Value error, {expected}"
 
 
 def test_more_layers_than_the_encoder_has_fail_before_training(tmp_path):
