@@ -168,9 +168,8 @@ class BotModel:
         """The live knowledge base's passage for a class the classifier learned; None for
         any other label, or when its answer was removed or edited since training.
         Blocking (it may wait for the index lock): call it off the event loop."""
-        if self.index is None or self.kb_answers is None:
-            return None
-        self.index.sync()
+        if self.index is not None and self.kb_answers is not None:
+            self.index.sync()
         return self._class_passage(label)
 
     def _class_passage(self, label: str) -> Passage | None:

@@ -67,7 +67,6 @@ class TextEncoder:
             )
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
         self.dimension = int(self.model.get_embedding_dimension())
-        self.layer_count = int(self.model[0].auto_model.config.num_hidden_layers)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -115,7 +114,6 @@ class CachingEncoder:
     def __init__(self, encoder: TextEncoder):
         self.encoder = encoder
         self.dimension = encoder.dimension
-        self.layer_count = encoder.layer_count
         self._vectors: dict[str, np.ndarray] = {}
         self._layers: dict[int, dict[str, np.ndarray]] = {}
 

@@ -80,11 +80,13 @@ class ClassifierSettings:
         return in_scope_score(confidence, support, self.support_weight)
 
 
-def sentence_columns(features: np.ndarray, layers: int) -> np.ndarray:
-    """The sentence vectors inside `encode_layers` features: the last layer's columns."""
-    if layers == 1:
+def last_layers(features: np.ndarray, encoded: int, keep: int) -> np.ndarray:
+    """The last `keep` layers' columns of `encode_layers` features holding `encoded` layers;
+    `keep=1` gives the sentence vectors."""
+    if keep == encoded:
         return features
-    return np.ascontiguousarray(features[..., -(features.shape[-1] // layers) :])
+    width = features.shape[-1] // encoded
+    return np.ascontiguousarray(features[..., (encoded - keep) * width :])
 
 
 def in_scope_score(confidence, support, weight: float):
@@ -185,7 +187,7 @@ class IntentClassifier:
         return np.where(self._in_scope[None, :], probs, -1.0).argmax(axis=1)
 
     def sentence_vectors(self, features: np.ndarray) -> np.ndarray:
-        return sentence_columns(features, self.settings.feature_layers)
+        return last_layers(features, self.settings.feature_layers, 1)
 
     def support(self, features: np.ndarray, label_ids: np.ndarray) -> np.ndarray:
         if self.memory is None:

@@ -384,25 +384,11 @@ class OnnxEncoder:
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         """L2-normalised float32 vectors, one row per text, in input order."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        if self.batch_invariant:
-            if self._runners is not None and len(texts) > 1:
-                return np.vstack(list(self._runners.map(self._encode_batch, [[t] for t in texts])))
-            batch_size = 1
-        # Sort by length so each batch pads little; rows go back to input order on the way out.
-        order = np.argsort([-len(t) for t in texts], kind="stable")
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        for start in range(0, len(texts), batch_size):
-            rows = order[start : start + batch_size]
-            out[rows] = self._encode_batch([texts[i] for i in rows])
-        return out
+        return self.encode_layers(texts, 1, batch_size)
 
-    def encode_layers(self, texts: list[str], count: int) -> np.ndarray:
+    def encode_layers(self, texts: list[str], count: int, batch_size: int = 64) -> np.ndarray:
         """Per text, the last `count` layers mean-pooled and L2-normalised, side by side,
         earliest first: the last `dimension` columns are `encode`'s vector."""
-        if count == 1:
-            return self.encode(texts)
         if count > self.layers:
             raise ModelError(
                 f"{self.path}: the intent head reads {count} layers but this export "
@@ -410,11 +396,18 @@ class OnnxEncoder:
             )
         if not texts:
             return np.zeros((0, self.dimension * count), dtype=np.float32)
-        run = partial(self._encode_layers_batch, count=count)
-        if self._runners is not None and len(texts) > 1:
-            return np.vstack(list(self._runners.map(run, [[t] for t in texts])))
-        step = 1 if self.batch_invariant else 64
-        return np.vstack([run(texts[start : start + step]) for start in range(0, len(texts), step)])
+        run = partial(self._encode_batch, count=count)
+        if self.batch_invariant:
+            if self._runners is not None and len(texts) > 1:
+                return np.vstack(list(self._runners.map(run, [[t] for t in texts])))
+            batch_size = 1
+        # Sort by length so each batch pads little; rows go back to input order on the way out.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = np.empty((len(texts), self.dimension * count), dtype=np.float32)
+        for start in range(0, len(texts), batch_size):
+            rows = order[start : start + batch_size]
+            out[rows] = run([texts[i] for i in rows])
+        return out
 
     def tokenize(self, texts: list[str]) -> dict[str, np.ndarray]:
         """Token ids, mask and type ids, right-padded to the longest text (as the fused
@@ -438,15 +431,13 @@ class OnnxEncoder:
         hidden = self.session.run(names, {n: feeds[n] for n in self._input_names})
         return hidden[0] if count == 1 else hidden
 
-    def _encode_layers_batch(self, texts: list[str], count: int) -> np.ndarray:
+    def _encode_batch(self, texts: list[str], count: int) -> np.ndarray:
         feeds = self.tokenize(texts)
         mask = feeds["attention_mask"]
-        return np.hstack([mean_pool_normalise(h, mask) for h in self.run(feeds, count)])
-
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        feeds = self.tokenize(texts)
-        hidden = self.run(feeds)
-        return mean_pool_normalise(hidden, feeds["attention_mask"])
+        hidden = self.run(feeds, count)
+        if count == 1:
+            return mean_pool_normalise(hidden, mask)
+        return np.hstack([mean_pool_normalise(h, mask) for h in hidden])
 
 
 def mean_pool_normalise(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

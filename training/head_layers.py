@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from bot.config import FEATURE_LAYER_CHOICES, TrainingConfig
+from retrieval.intent_classifier import last_layers
 from training.lexical_trainer import choose_share
 
 Progress = Callable[[str], None]
@@ -37,14 +38,6 @@ def layer_choices(config: TrainingConfig, has_holdout: bool) -> tuple[int, ...]:
     if config.feature_layers != "auto":
         return (config.feature_layers,)
     return FEATURE_LAYER_CHOICES if has_holdout else (1,)
-
-
-def last_layers(features: np.ndarray, encoded: int, keep: int) -> np.ndarray:
-    """The last `keep` layers' columns of features that hold `encoded` layers."""
-    if keep == encoded:
-        return features
-    width = features.shape[1] // encoded
-    return np.ascontiguousarray(features[:, (encoded - keep) * width :])
 
 
 def choose_head(

@@ -20,7 +20,7 @@ from retrieval.intent_classifier import (
     ExampleMemory,
     IntentClassifier,
     in_scope_score,
-    sentence_columns,
+    last_layers,
     softmax,
 )
 from retrieval.lexical import LexicalModel
@@ -30,7 +30,7 @@ from training.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
-from training.head_layers import choose_head, last_layers, layer_choices, train_head
+from training.head_layers import choose_head, layer_choices, train_head
 from training.lexical_trainer import fit_lexical_model
 from training.schema import Example
 
@@ -171,7 +171,7 @@ def memory_of(
     supports no intent."""
     keep = np.array([labels[t] != OUT_OF_SCOPE for t in targets], dtype=bool)
     kept_texts = [text for text, k in zip(texts, keep, strict=True) if k]
-    vectors = sentence_columns(features[keep], layers)
+    vectors = last_layers(features[keep], layers, 1)
     return ExampleMemory(vectors, targets[keep].astype(np.int32), kept_texts)
 
 
