@@ -30,7 +30,12 @@ SMALL_TALK = {
         re.IGNORECASE,
     ),
 }
-_PERSON_OR_BOT = r"(?:real|human|person|live|bot|robot|computer|machine|ai)\b"
+# Not the bot asked about: "are you real estate agents?", "are you live in London?",
+# "are you human resources?".
+_PERSON_OR_BOT = (
+    r"(?:real(?!\s+estate)|live(?!\s+(?:in|at|near|on|around|here|there|nearby)\b)"
+    r"|human(?!\s+resources)|person|bot|robot|computer|machine|ai)\b"
+)
 ASKS_IF_HUMAN = re.compile(
     r"\b(?:are|r)\s+(?:you|u)\s+(?:(?:a|an|really|actually|even|just)\s+)*"
     + _PERSON_OR_BOT

@@ -230,6 +230,21 @@ async def test_asking_whether_the_bot_is_a_person_is_answered_not_handed_off(tex
     assert states.saved["c1"]["status"] != "handed_off"
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("are you real?", True),
+        ("are you a real person", True),
+        ("are you live agents", True),
+        ("are you real estate agents?", False),
+        ("are you live in london", False),
+        ("are you human resources? i need my payslip", False),
+    ],
+)
+def test_only_questions_about_the_bot_itself_count_as_asking_if_it_is_human(text, expected):
+    assert (small_talk(text) == "bot_identity") is expected
+
+
 async def test_handoff_is_delivered_to_the_webhook_with_a_redacted_transcript():
     received: list[dict] = []
 
