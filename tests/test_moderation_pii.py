@@ -116,6 +116,18 @@ def test_emails_ips_and_url_secrets():
     ]
 
 
+def test_detectors_skipped_for_want_of_a_digit_still_see_what_needs_none():
+    """`find` runs only the detectors a message could match; these need no digit."""
+    assert spans("from fe80::abcd, see www.bank.example/reset?token=SECRETabc") == [
+        ("fe80::abcd", "IP"),
+        ("SECRETabc", "SECRET"),
+    ]
+    assert spans("WWW.BANK.EXAMPLE/login?session=ABCdef and me@bank.example") == [
+        ("ABCdef", "SECRET"),
+        ("me@bank.example", "EMAIL"),
+    ]
+
+
 def test_versions_and_times_are_not_ip_addresses():
     assert spans("app version 10.0.19045.1234 at 12:30:45, build 1.2.3") == []
 
