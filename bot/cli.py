@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from bot.cli_types import int_at_least, port_number
 from bot.errors import SupportbotError
 from bot.handoff_commands import add_handoff_parser
 from bot.learning_commands import add_learning_parsers
@@ -91,7 +92,7 @@ def _kb_parser(commands) -> None:
     listing = actions.add_parser("list", help="the documents, with passage counts")
     search = actions.add_parser("search", help="what the bot would retrieve for a question")
     search.add_argument("query")
-    search.add_argument("-k", "--top-k", type=int, default=5)
+    search.add_argument("-k", "--top-k", type=int_at_least(1), default=5)
     for action in (add, remove, listing, search):
         _model_argument(action)
     for action in (listing, search):
@@ -112,7 +113,7 @@ def _model_argument(parser: argparse.ArgumentParser, registry: bool = False) -> 
 
 def _server_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT)
     parser.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
 
 

@@ -8,6 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
+from bot.cli_types import float_between, int_at_least
 from bot.config import CONFIG_FILENAME, LearningConfig, load_config
 from bot.errors import SupportbotError
 
@@ -15,7 +16,9 @@ from bot.errors import SupportbotError
 def add_learning_parsers(commands, default_db: str) -> None:
     review = commands.add_parser("review", help="pick logged turns most worth a human look")
     _model_and_db(review, default_db)
-    review.add_argument("--size", type=int, help="turns to pick (default: learning.review_size)")
+    review.add_argument(
+        "--size", type=int_at_least(1), help="turns to pick (default: learning.review_size)"
+    )
     review.add_argument("--project", type=Path, help="bot project whose learning: settings apply")
     review.add_argument("--out", type=Path, help="also export the queued picks (.csv or .jsonl)")
     review.add_argument("--seed", type=int, default=0)
@@ -34,8 +37,10 @@ def add_learning_parsers(commands, default_db: str) -> None:
 
     discover = commands.add_parser("discover", help="candidate new intents from fallbacks")
     _model_and_db(discover, default_db)
-    discover.add_argument("--min-size", type=int, default=5)
-    discover.add_argument("--distance", type=float, default=0.35, help="cosine merge distance")
+    discover.add_argument("--min-size", type=int_at_least(2), default=5)
+    discover.add_argument(
+        "--distance", type=float_between(0.0, 2.0), default=0.35, help="cosine merge distance"
+    )
     discover.add_argument("--json", action="store_true")
 
     retrain = commands.add_parser("retrain", help="merge labels, train, promote if not worse")

@@ -95,6 +95,26 @@ def test_unknown_command_is_a_usage_error():
     assert exit_info.value.code == 2
 
 
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["serve", "--model", "m", "--port", "99999"], "argument --port: 99999 is not a port"),
+        (["serve", "--model", "m", "--port", "http"], "argument --port: 'http' is not a port"),
+        (["kb", "search", "--model", "m", "-k", "-3", "q"], "-k/--top-k: -3 is too small"),
+        (["review", "--model", "m", "--size", "0"], "argument --size: 0 is too small"),
+        (["discover", "--model", "m", "--min-size", "1"], "--min-size: 1 is too small"),
+        (["discover", "--model", "m", "--distance", "nan"], "--distance: nan is out of range"),
+    ],
+)
+def test_an_impossible_number_is_a_usage_error_naming_the_option(args, message, capsys):
+    """Refused before any model loads: these once failed deep inside (a socket traceback)
+    or quietly (`kb search -k -3` reported an empty knowledge base)."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_bare_labelled_csv_trains_a_classifier_only_model(tmp_path):
     rows = ["text,label"]
     for intent, phrases in {
