@@ -1,7 +1,8 @@
 """`supportbot handoff list|take|release`: who owns a conversation, from the terminal.
 
-Works on the conversation log file directly, so it needs no running server and a running
-server sees the change on the customer's next message.
+Works on the conversation log file directly, so it needs no running server. A take or
+release is also journalled in that file; a running server reads the journal about once a
+second and tells the customer's open web chat widgets, as for the admin endpoint.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 from pathlib import Path
 
 from bot.errors import SupportbotError
-from bot.state_store import handed_off, open_state_db, set_handoff
+from bot.state_store import handed_off, open_state_db, set_handoff_journaled
 
 
 def add_handoff_parser(commands: argparse._SubParsersAction, default_db: str) -> None:
@@ -38,7 +39,7 @@ def run_handoff_command(args: argparse.Namespace) -> int:
         if args.handoff_command == "list":
             return _list(db)
         take = args.handoff_command == "take"
-        if not set_handoff(db, args.conversation_id, take=take):
+        if not set_handoff_journaled(db, args.conversation_id, take=take):
             raise SupportbotError(
                 f"{args.db}: no conversation {args.conversation_id!r} (it has sent no message yet)"
             )

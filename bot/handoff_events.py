@@ -1,15 +1,28 @@
 """Who hears that an agent took over or released a conversation: channels subscribe here,
 so the admin endpoints need not know which channel holds the customer's open connections
-(the web chat pushes the change to the widget at once)."""
+(the web chat pushes the change to the widget at once).
+
+Changes made by `supportbot handoff` in another process reach the same listeners through
+the journal it writes to the log file, which the server polls (`handoff_journal_context`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
 
+from bot.background_tasks import stop_task
+from bot.state_store import HandoffChange
+
 log = logging.getLogger(__name__)
+
+JOURNAL_POLL_SECONDS = 1.0
+"""How often the server looks for handoff changes the CLI made: the widget's delay at most."""
 
 HandoffListener = Callable[[str, bool], Awaitable[None]]
 """Called with (conversation id, taken): True when a person now owns it, False when the bot."""
@@ -42,3 +55,70 @@ def handoff_listeners(app: web.Application) -> HandoffListeners:
     if listeners is None:
         listeners = app[HANDOFF_LISTENERS] = HandoffListeners()
     return listeners
+
+
+@runtime_checkable
+class HandoffJournal(Protocol):
+    """Handoff changes made outside this server, in commit order (bot/state_store.py)."""
+
+    async def last_handoff_change(self) -> int: ...
+
+    async def handoff_changes_after(self, change_id: int) -> Sequence[HandoffChange]: ...
+
+
+class JournalWatcher:
+    """Announces each journal row written after the server started, once and in order."""
+
+    def __init__(self, journal: HandoffJournal, listeners: HandoffListeners):
+        self._journal = journal
+        self._listeners = listeners
+        self._seen: int | None = None
+
+    async def poll(self) -> None:
+        """The first poll only notes where the journal ends: older changes are already in
+        the state each widget gets when it connects."""
+        if self._seen is None:
+            self._seen = await self._journal.last_handoff_change()
+            return
+        for change in await self._journal.handoff_changes_after(self._seen):
+            await self._listeners.announce(change.conversation_id, change.taken)
+            self._seen = change.id
+
+    async def poll_logged(self) -> None:
+        """One poll that never raises: a locked or unreadable file is retried next time."""
+        try:
+            await self.poll()
+        except sqlite3.Error as exc:
+            log.warning("handoff journal not read (%s); retrying", exc)
+        except Exception:
+            log.exception("handoff journal poll failed; retrying")
+
+    async def run(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self.poll_logged()
+
+
+def handoff_journal_context(
+    journal_key: web.AppKey[Any],
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """An aiohttp cleanup context: note the journal's end at start-up, then poll it every
+    `JOURNAL_POLL_SECONDS` until shutdown. Does nothing when `app[journal_key]` (the state
+    store) keeps no journal."""
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        journal = app.get(journal_key)
+        if not isinstance(journal, HandoffJournal):
+            yield
+            return
+        watcher = JournalWatcher(journal, handoff_listeners(app))
+        await watcher.poll_logged()
+        task = asyncio.get_running_loop().create_task(
+            watcher.run(JOURNAL_POLL_SECONDS), name="handoff-journal"
+        )
+        try:
+            yield
+        finally:
+            await stop_task(task)
+
+    return lifecycle

@@ -28,6 +28,7 @@ from bot.dialogue import DialogueManager
 from bot.dialogue_config import DialogueConfig
 from bot.forwarded import forwarded_middleware, parse_networks
 from bot.handoff import HandoffNotifier
+from bot.handoff_events import handoff_journal_context
 from bot.http_errors import RequestError, json_errors
 from bot.model_swap import add_model_routes
 from bot.moderation import ModerationConfig, Moderator, PrivacyConfig
@@ -94,6 +95,8 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     add_model_routes(app, deps.model)
     add_review_routes(app, deps.model)
     add_webchat_routes(app, settings.webchat, settings.max_message_chars)
+    # Last: it starts once the state store and channels are up and stops before them.
+    app.cleanup_ctx.append(handoff_journal_context(HANDOFF_STATES))
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
     app.router.add_get("/webhooks/rest/", rest_status)

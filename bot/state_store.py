@@ -4,6 +4,10 @@ One row per conversation, JSON in `state`, with `status` as its own column so th
 tools can list handed-off conversations without parsing JSON. It shares the file with the
 turn log (WAL lets the CLI change a handoff while the server runs) but has its own
 connection and worker thread, so state reads never queue behind batched log writes.
+
+`supportbot handoff take|release` also appends to `handoff_changes`, a journal only the CLI
+writes; a running server polls it to push those changes to open widgets (its own changes
+it announces itself, so they never appear there twice).
 """
 
 from __future__ import annotations
@@ -11,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlite_utils
 
@@ -28,7 +34,24 @@ CREATE TABLE IF NOT EXISTS conversation_state (
     updated_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_conversation_state_status ON conversation_state (status);
+CREATE TABLE IF NOT EXISTS handoff_changes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conversation_id TEXT NOT NULL,
+    taken INTEGER NOT NULL,
+    changed_at REAL NOT NULL
+);
 """
+JOURNAL_KEEP_SECONDS = 86400
+"""Journal rows older than this are deleted by the next CLI change; a server reads new rows
+within seconds. AUTOINCREMENT keeps ids rising even when every row has been deleted."""
+
+
+class HandoffChange(NamedTuple):
+    """One journal row: `taken` is True when a person took the conversation over."""
+
+    id: int
+    conversation_id: str
+    taken: bool
 
 
 def open_state_db(path: str | Path) -> sqlite_utils.Database:
@@ -88,6 +111,50 @@ def set_handoff(db: sqlite_utils.Database, conversation_id: str, take: bool) -> 
     return True
 
 
+def set_handoff_journaled(db: sqlite_utils.Database, conversation_id: str, take: bool) -> bool:
+    """`set_handoff` for a writer outside the server (the CLI): the change and its journal
+    row commit together, so a running server pushes exactly the changes that were made."""
+    with _write_transaction(db):
+        if not set_handoff(db, conversation_id, take):
+            return False
+        now = time.time()
+        db.execute("DELETE FROM handoff_changes WHERE changed_at < ?", [now - JOURNAL_KEEP_SECONDS])
+        db.execute(
+            "INSERT INTO handoff_changes (conversation_id, taken, changed_at) VALUES (?, ?, ?)",
+            [conversation_id, int(take), now],
+        )
+    return True
+
+
+@contextmanager
+def _write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
+    """BEGIN IMMEDIATE: take the write lock (waiting out the server's writes) before the
+    read, so no server write lands between reading the state and writing it back."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        db.conn.rollback()
+        raise
+    db.execute("COMMIT")
+
+
+def last_handoff_change(db: sqlite_utils.Database) -> int:
+    """The journal's highest id, 0 when empty: where a starting server begins to watch."""
+    return db.execute("SELECT coalesce(max(id), 0) FROM handoff_changes").fetchone()[0]
+
+
+def handoff_changes_after(db: sqlite_utils.Database, change_id: int) -> list[HandoffChange]:
+    """Journal rows newer than `change_id`, in commit order (one rowid range scan)."""
+    rows = db.execute(
+        "SELECT id, conversation_id, taken FROM handoff_changes WHERE id > ? ORDER BY id",
+        [change_id],
+    ).fetchall()
+    return [
+        HandoffChange(row_id, conversation, bool(taken)) for row_id, conversation, taken in rows
+    ]
+
+
 class SQLiteStateStore:
     """The dialogue stages' StateStore, off the event loop on its own thread.
 
@@ -122,6 +189,12 @@ class SQLiteStateStore:
 
     async def handed_off(self) -> list[dict[str, Any]]:
         return await self._run(handed_off, self._db)
+
+    async def last_handoff_change(self) -> int:
+        return await self._run(last_handoff_change, self._db)
+
+    async def handoff_changes_after(self, change_id: int) -> list[HandoffChange]:
+        return await self._run(handoff_changes_after, self._db, change_id)
 
     async def close(self) -> None:
         await self._run(self._db.conn.close)
