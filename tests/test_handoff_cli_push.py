@@ -13,21 +13,15 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot import handoff_events, messages
+from bot import handoff_events
 from bot.cli import main
 from bot.server import ServerSettings
 from bot.state_store import JOURNAL_KEEP_SECONDS, open_state_db, set_handoff_journaled
 from bot.testing import live_server
+from tests.test_handoff_push import RELEASED, TAKEN, first_turn, hello
 
 TOKEN = "cli-push-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-TAKEN = {
-    "type": "handoff",
-    "state": "agent",
-    "handed_off": True,
-    "notice": messages.WEBCHAT_HANDOFF,
-}
-RELEASED = {"type": "handoff", "state": "bot", "handed_off": False, "notice": None}
 PUSH_SECONDS = 5
 OLD_STATE_TABLE = """
 CREATE TABLE conversation_state (conversation_id TEXT PRIMARY KEY, status TEXT NOT NULL
@@ -48,18 +42,6 @@ async def supportbot(*args: str) -> None:
         sys.executable, "-m", "bot.cli", *args, stdout=asyncio.subprocess.DEVNULL
     )
     assert await asyncio.wait_for(process.wait(), timeout=60) == 0
-
-
-async def hello(ws, token: str | None = None) -> dict:
-    await ws.send_json({"type": "hello", "token": token})
-    return await ws.receive_json(timeout=5)
-
-
-async def first_turn(ws) -> None:
-    """A conversation exists for `supportbot handoff` once the customer has said something."""
-    await ws.send_json({"type": "message", "text": "where is my order?"})
-    while (await ws.receive_json(timeout=20))["type"] != "state":
-        pass
 
 
 async def open_conversation(session, url: str, db_path) -> tuple[object, str, str]:
