@@ -4,9 +4,11 @@ on `dev` (protocol in ../shared/data/README.md), baselines measured in the same 
     python benchmarks/ranker.py [--data ../shared/data/sgd] [--out results/ranker-bench]
         [--limit N]
 
-Every agent turn of `dev` is a test item: context = the three turns before it,
-speaker-tagged; candidates = the true reply and 99 agent replies drawn at random from
-`dev` (redrawn when the text equals the true reply's), the same draws for every method.
+Every agent turn of `dev` is a test item: context = the turns before it, speaker-tagged,
+the last three for the baselines and the transformer alone, as many as the trained ranker
+reads (`context_turns` in its manifest) for the ranker and its n-gram encoder;
+candidates = the true reply and 99 agent replies drawn at random from `dev` (redrawn
+when the text equals the true reply's), the same draws for every method.
 Baselines: BM25 (Okapi, k1=1.2, b=0.75, implemented here over scikit-learn's
 CountVectorizer, IDF from `train` replies), TF-IDF cosine (scikit-learn, fitted on
 `train`), the untouched packaged encoder through the same int8 ONNX path the ranker
@@ -142,7 +144,9 @@ def base_encoder(work: Path) -> RankerEncoder:
     )
 
 
-def ranker_rows(dialogues: list, task: SelectionTask, work: Path) -> tuple[list[dict], dict]:
+def ranker_rows(
+    dialogues: list, dev: list, task: SelectionTask, work: Path
+) -> tuple[list[dict], dict]:
     stage = work / "model"
     stage.mkdir()
     started = time.monotonic()
@@ -152,7 +156,9 @@ def ranker_rows(dialogues: list, task: SelectionTask, work: Path) -> tuple[list[
     transformer = RankerEncoder(
         stage / info.onnx, "onnx", info.max_context_tokens, info.max_reply_tokens
     )
-    served = RankerVectors(transformer, trained.ngrams, info.ngram_weight)
+    served = RankerVectors(transformer, trained.ngrams, info.ngram_weight, info.transformer_turns)
+    long_pairs = extract_pairs(dev, info.context_turns)
+    long_task = SelectionTask(long_pairs, task.replies, task.candidates)
     rows = [
         measure(
             "fine-tuned transformer alone (int8 ONNX)",
@@ -165,17 +171,21 @@ def ranker_rows(dialogues: list, task: SelectionTask, work: Path) -> tuple[list[
         ngrams = trained.ngrams
         rows.append(
             measure(
-                "n-gram dual encoder alone", task, ngrams.encode_contexts, ngrams.encode_replies
+                "n-gram dual encoder alone",
+                long_task,
+                ngrams.encode_contexts,
+                ngrams.encode_replies,
             )
         )
     name = f"supportbot ranker: transformer + {info.ngram_weight:g} x n-grams (served)"
-    row = measure(name, task, served.encode_contexts, served.encode_replies)
+    row = measure(name, long_task, served.encode_contexts, served.encode_replies)
     pool = served.encode_replies(
         [c["text"] for c in json.loads((stage / info.candidates).read_text())]
     )
-    row.update(latency(task, served.encode_contexts, None, pool=pool))
+    row.update(latency(long_task, served.encode_contexts, None, pool=pool))
     rows.append({**row, "train_minutes": round(minutes, 1), "pool_size": len(pool)})
-    return rows, {**metrics, "train_minutes": round(minutes, 1), "min_score": info.min_score}
+    summary = {"train_minutes": round(minutes, 1), "min_score": info.min_score}
+    return rows, {**metrics, **summary, "context_turns": info.context_turns}
 
 
 def machine(loads: list[float]) -> list[str]:
@@ -202,7 +212,8 @@ def report(results: list[dict], training: dict, loads: list[float], args, items:
     )
     lines.append(
         f"SGD `dev`: {items} agent turns, each ranked among 100 candidates; "
-        "context = last 3 turns.\n"
+        "context = last 3 turns (baselines, transformer alone); the ranker and its n-gram "
+        f"encoder read the last {training['context_turns']}.\n"
     )
     lines.append(
         "| method | recall@1 of 100 | MRR | training time | median ms / choice of 100 | p90 ms |"
@@ -233,13 +244,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     loads = [os.getloadavg()[0]]
     train_dialogues = load_split(args.data, "train", args.limit)
-    dev_pairs = extract_pairs(load_split(args.data, "dev", args.limit))
+    dev_dialogues = load_split(args.data, "dev", args.limit)
+    dev_pairs = extract_pairs(dev_dialogues)
     task = selection_task(dev_pairs, 100, seed=0)
     print(f"dev: {len(dev_pairs)} items", flush=True)
     with tempfile.TemporaryDirectory() as folder:
         results = baselines(extract_pairs(train_dialogues), task, Path(folder))
         loads.append(os.getloadavg()[0])
-        rows, training = ranker_rows(train_dialogues, task, Path(folder))
+        rows, training = ranker_rows(train_dialogues, dev_dialogues, task, Path(folder))
         results += rows
         loads.append(os.getloadavg()[0])
     text = report(results, training, loads, args, len(dev_pairs))

@@ -83,6 +83,9 @@ class RankerInfo(_Section):
     embeddings: str
     count: int
     context_turns: int
+    """Turns the ranker reads: the longest window of any of its parts."""
+    transformer_turns: int | None = None
+    """Turns the transformer reads, when fewer than `context_turns` (it gets the last ones)."""
     max_context_tokens: int
     max_reply_tokens: int
     min_score: float

@@ -30,7 +30,7 @@ from bot.errors import ModelError
 from retrieval.model_dir import RankerInfo, read_manifest
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
-from retrieval.ranker_text import format_context
+from retrieval.ranker_text import format_context, last_turns
 
 RANKER_DIR = "ranker"
 ENCODER_DIR = f"{RANKER_DIR}/encoder"
@@ -44,17 +44,27 @@ NGRAM_VOCAB_FILE = f"{RANKER_DIR}/ngram_vocab.json"
 class RankerVectors:
     """Context and reply vectors whose inner product is the ranker's score: the
     transformer's vector, then the n-gram encoder's (scaled by its weight on the reply
-    side), so cos_transformer + weight * cos_ngrams is one dot product."""
+    side), so cos_transformer + weight * cos_ngrams is one dot product. With
+    `transformer_turns`, the transformer reads only that many of a context's last turns
+    (the n-gram encoder may read more)."""
 
     def __init__(
-        self, transformer: RankerEncoder, ngrams: NgramEncoder | None = None, weight: float = 0.0
+        self,
+        transformer: RankerEncoder,
+        ngrams: NgramEncoder | None = None,
+        weight: float = 0.0,
+        transformer_turns: int | None = None,
     ):
         self.transformer = transformer
         self.ngrams = ngrams if weight > 0 else None
         self.weight = weight if self.ngrams is not None else 0.0
+        self.transformer_turns = transformer_turns
 
     def encode_contexts(self, texts: list[str]) -> np.ndarray:
-        vectors = self.transformer.encode_contexts(texts)
+        recent = texts
+        if self.transformer_turns is not None:
+            recent = [last_turns(text, self.transformer_turns) for text in texts]
+        vectors = self.transformer.encode_contexts(recent)
         if self.ngrams is None:
             return vectors
         return np.hstack([vectors, self.ngrams.encode_contexts(texts)])
@@ -119,7 +129,7 @@ class ResponseRanker:
         ngrams = None
         if info.ngrams and info.ngram_vocab:
             ngrams = NgramEncoder.load(model_dir / info.ngrams, model_dir / info.ngram_vocab)
-        encoder = RankerVectors(transformer, ngrams, info.ngram_weight)
+        encoder = RankerVectors(transformer, ngrams, info.ngram_weight, info.transformer_turns)
         candidates = [Candidate(**row) for row in _read_json(model_dir / info.candidates)]
         tensors = load_file(str(model_dir / info.embeddings))
         if "embeddings" not in tensors:

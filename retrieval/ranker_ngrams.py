@@ -14,6 +14,12 @@ way, and on SGD two members beat one by more than a bigger single model did (fig
 docs/benchmarks.md). A context vector is the members' vectors side by side; a reply
 vector the same, divided by the number of members, so the mean is still one dot product.
 Files written before members existed hold one member under unprefixed names.
+
+Members may read different context windows (`member_turns` in the vocabulary file): on
+SGD a member that reads the last six turns sees values named earlier in the conversation
+(the restaurant being booked, the pick-up station), and half the members reading six
+turns beat all reading three (figures in docs/benchmarks.md). Files without
+`member_turns` read every turn of the context they are given.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ import numpy as np
 from safetensors.numpy import load_file
 
 from bot.errors import ModelError
+from retrieval.ranker_text import split_context
 
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
-_TURN = re.compile(r"\[(customer|agent)\] ")
 SIDES = ("context", "reply")
 TENSORS = tuple(f"{side}_{name}" for side in SIDES for name in ("table", "w1", "b1", "w2", "b2"))
 
@@ -45,12 +51,12 @@ def _grams(words: list[str], longest: int) -> list[str]:
     return grams
 
 
-def context_features(context: str) -> list[str]:
-    """Features of a formatted context (`[customer] ... [agent] ...`)."""
-    parts = _TURN.split(context)[1:]
-    turns = list(zip(parts[::2], parts[1::2], strict=False))
+def context_features(context: str, turns: int | None = None) -> list[str]:
+    """Features of a formatted context (`[customer] ... [agent] ...`), of its last `turns`
+    turns when given."""
+    recent = list(reversed(split_context(context)))[:turns]
     features = []
-    for distance, (_speaker, text) in enumerate(reversed(turns)):
+    for distance, (_speaker, text) in enumerate(recent):
         words = _TOKEN.findall(text.lower())
         features += [f"{distance}|{g}" for g in _grams(words, 3 if distance == 0 else 2)]
     return features
@@ -63,10 +69,11 @@ def reply_features(reply: str) -> list[str]:
 class NgramEncoder:
     """Feature vocabularies (row 0 is "no known feature") and each member's weights."""
 
-    def __init__(self, vocab: dict[str, list[str]], tensors: dict[str, np.ndarray]):
+    def __init__(self, vocab: dict[str, list], tensors: dict[str, np.ndarray]):
         self.rows = {side: {f: i + 1 for i, f in enumerate(vocab[side])} for side in SIDES}
         self.members = _members(tensors)
         """Embedding tables stay float16 (half the memory); rows are widened when gathered."""
+        self.member_turns = _member_turns(vocab, len(self.members))
         self.dimension = sum(int(m["context_w2"].shape[0]) for m in self.members)
 
     @classmethod
@@ -78,16 +85,25 @@ class NgramEncoder:
         return cls(names, load_file(str(weights)))
 
     def encode_contexts(self, texts: list[str]) -> np.ndarray:
-        return self._encode("context", [context_features(t) for t in texts])
+        known = {
+            turns: self._known("context", [context_features(t, turns) for t in texts])
+            for turns in set(self.member_turns)
+        }
+        return np.hstack(
+            [
+                _member_vectors(member, "context", known[turns])
+                for member, turns in zip(self.members, self.member_turns, strict=True)
+            ]
+        )
 
     def encode_replies(self, texts: list[str]) -> np.ndarray:
-        vectors = self._encode("reply", [reply_features(t) for t in texts])
+        known = self._known("reply", [reply_features(t) for t in texts])
+        vectors = np.hstack([_member_vectors(m, "reply", known) for m in self.members])
         return vectors / len(self.members)
 
-    def _encode(self, side: str, features: list[list[str]]) -> np.ndarray:
+    def _known(self, side: str, features: list[list[str]]) -> list[list[int]]:
         rows = self.rows[side]
-        known = [[rows[f] for f in names if f in rows] or [0] for names in features]
-        return np.hstack([_member_vectors(m, side, known) for m in self.members])
+        return [[rows[f] for f in names if f in rows] or [0] for names in features]
 
 
 def _members(tensors: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
@@ -104,6 +120,19 @@ def _members(tensors: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     if not members:
         raise ModelError(f"ranker n-gram weights: missing tensors {list(TENSORS)}")
     return members
+
+
+def _member_turns(vocab: dict[str, list], members: int) -> list[int | None]:
+    """Each member's context window; None (every turn given) for files without one."""
+    turns = vocab.get("member_turns")
+    if turns is None:
+        return [None] * members
+    if len(turns) != members or not all(isinstance(t, int) and t > 0 for t in turns):
+        raise ModelError(
+            f"ranker n-gram vocabulary: member_turns {turns!r} does not give a positive "
+            f"window for each of the {members} member(s)"
+        )
+    return list(turns)
 
 
 def _member_vectors(tensors: dict[str, np.ndarray], side: str, known: list[list[int]]):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 SPEAKERS = ("customer", "agent")
 DEFAULT_CONTEXT_TURNS = 3
+_TURN = re.compile(r"\[(customer|agent)\] ")
 _SLOT = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NOT_WORD = re.compile(r"[^\w\s]")
 _SPACES = re.compile(r"\s+")
@@ -54,6 +55,19 @@ def format_context(context: Sequence[object], turns: int = DEFAULT_CONTEXT_TURNS
     """The last `turns` turns, speaker-tagged, oldest first: the ranker's context text."""
     recent = as_context_turns(context)[-turns:] if turns > 0 else []
     return " ".join(f"[{t.speaker}] {_SPACES.sub(' ', t.text).strip()}" for t in recent)
+
+
+def split_context(context: str) -> list[tuple[str, str]]:
+    """(speaker, text) of each turn of a formatted context, oldest first."""
+    parts = _TURN.split(context)[1:]
+    return list(zip(parts[::2], (text.strip() for text in parts[1::2]), strict=False))
+
+
+def last_turns(context: str, turns: int) -> str:
+    """A formatted context cut to its last `turns` turns, formatted as `format_context`
+    would have: the parts of the ranker that read fewer turns than the window get the
+    same text they were trained on."""
+    return format_context(split_context(context), turns)
 
 
 def reply_key(text: str) -> str:

@@ -15,7 +15,7 @@ from bot.dialogue import Turn
 from bot.errors import ModelError
 from bot.pipeline import ResponsePolicy
 from retrieval.bot_model import BotModel, ResponseTemplate
-from retrieval.ranker import Candidate, ResponseRanker, load_ranker
+from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker
 from retrieval.ranker_text import embedding_text
 from training.importers.dialogues import iter_dialogues
 from training.problems import ProblemLog
@@ -40,6 +40,7 @@ def test_training_writes_the_ranker_into_the_model_directory(tiny_model_dir):
     manifest = json.loads((tiny_model_dir / "manifest.json").read_text())
     ranker = manifest["ranker"]
     assert ranker["context_turns"] == 3 and ranker["count"] > 10
+    assert ranker["transformer_turns"] is None, "no n-gram encoder, so no longer window"
     assert ranker["min_score"] == 1.0, "16 dialogues are too few to answer from the open pool"
     for name in (
         "ranker/candidates.json",
@@ -83,6 +84,17 @@ def test_pool_vectors_are_the_encoders_own(ranker):
     stored = ranker.reply_vectors([text])[0]
     fresh = ranker.encoder.encode_replies([text])[0]
     assert np.allclose(stored, fresh, atol=1e-6)
+
+
+def test_a_transformer_window_shorter_than_the_context_reads_only_the_last_turns(ranker):
+    vectors = RankerVectors(ranker.encoder.transformer, transformer_turns=2)
+    long = "[customer] my card is lost [agent] Sorry to hear that. [customer] can you block it"
+    short = "[agent] Sorry to hear that. [customer] can you block it"
+    np.testing.assert_allclose(
+        vectors.encode_contexts([long]), vectors.encode_contexts([short]), atol=1e-6
+    )
+    whole = RankerVectors(ranker.encoder.transformer).encode_contexts([long])
+    assert not np.allclose(whole, vectors.encode_contexts([long]), atol=1e-3)
 
 
 def test_the_pytorch_backend_agrees_with_the_served_int8_one(tiny_model_dir):

@@ -56,7 +56,13 @@ def test_trained_encoder_ranks_the_topic_reply_first_and_survives_a_round_trip(t
 
 def _one_member_settings(seed: int) -> NgramSettings:
     return NgramSettings(
-        seed=seed, dimension=8, min_count=1, members=1, epochs=2, batch_size=4, learning_rate=1e-2
+        seed=seed,
+        dimension=8,
+        min_count=1,
+        member_turns=(3,),
+        epochs=2,
+        batch_size=4,
+        learning_rate=1e-2,
     )
 
 
@@ -66,7 +72,7 @@ def test_two_members_score_the_mean_of_their_cosines():
     second = train_ngram_encoder(pairs, _one_member_settings(2), progress=lambda _message: None)
     both = dict(first.tensors)
     both |= {k.replace("member0.", "member1."): v for k, v in second.tensors.items()}
-    ensemble = NgramEncoder(first.vocab, both)
+    ensemble = NgramEncoder({**first.vocab, "member_turns": [3, 3]}, both)
     contexts, replies = ["[customer] my card"], list(TOPICS.values())
 
     def cosines(encoder: NgramEncoder) -> np.ndarray:
@@ -92,3 +98,27 @@ def test_a_member_missing_tensors_is_a_model_error():
     broken = {k: v for k, v in trained.tensors.items() if k != "member0.reply_w2"}
     with pytest.raises(ModelError, match=r"member 0 lacks \['reply_w2'\]"):
         NgramEncoder(trained.vocab, broken)
+
+
+def test_a_member_reads_only_its_own_window_of_turns():
+    settings = NgramSettings(
+        seed=5, dimension=8, min_count=1, member_turns=(1, 3), epochs=2, batch_size=4
+    )
+    pairs = [
+        ReplyPair(f"[customer] hi [agent] Hello! {p.context}", p.reply, p.dialogue)
+        for p in _pairs()
+    ]
+    trained = train_ngram_encoder(pairs, settings, progress=lambda _message: None)
+    assert trained.vocab["member_turns"] == [1, 3]
+    latest = "[customer] my card"
+    vectors = trained.encoder.encode_contexts([latest, f"[customer] hi [agent] Hello! {latest}"])
+    first_member, second_member = vectors[:, :8], vectors[:, 8:]
+    np.testing.assert_allclose(first_member[0], first_member[1], atol=1e-6)
+    assert not np.allclose(second_member[0], second_member[1], atol=1e-3)
+    assert context_features(f"[agent] Which order? {latest}", 1) == context_features(latest)
+
+
+def test_member_windows_that_do_not_match_the_members_are_a_model_error():
+    trained = train_ngram_encoder(_pairs(), _one_member_settings(1), lambda _message: None)
+    with pytest.raises(ModelError, match=r"member_turns \[3, 3\] does not give"):
+        NgramEncoder({**trained.vocab, "member_turns": [3, 3]}, trained.tensors)

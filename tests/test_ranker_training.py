@@ -7,11 +7,23 @@ import numpy as np
 import pytest
 
 from retrieval.ranker import Candidate
-from retrieval.ranker_text import fill_template, format_context, template_slots
+from retrieval.ranker_text import (
+    fill_template,
+    format_context,
+    last_turns,
+    split_context,
+    template_slots,
+)
 from training.dialogue_pairs import dialogue_batches, extract_pairs, split_by_dialogue
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks
 from training.ranker_finetune import FinetuneSettings, plan_batches
-from training.ranker_trainer import NEVER, choose_min_score
+from training.ranker_trainer import (
+    NEVER,
+    RankerSettings,
+    choose_min_score,
+    ranker_settings,
+    transformer_pairs,
+)
 from training.reply_pool import (
     PoolSettings,
     build_pool,
@@ -45,6 +57,21 @@ def test_the_context_window_keeps_only_the_latest_turns():
     assert format_context(["first", "reply", "latest"]) == (
         "[customer] first [agent] reply [customer] latest"
     )
+
+
+def test_a_long_context_cut_to_fewer_turns_is_the_shorter_window_exactly():
+    texts = ["c1", "a1", "c2  with   spaces", "a2", "c3", "a3"]
+    long, short = (extract_pairs([dialogue("d", *texts)], window=w)[-1] for w in (5, 3))
+    assert last_turns(long.context, 3) == short.context
+    assert short.context == "[customer] c2 with spaces [agent] a2 [customer] c3"
+    assert split_context(long.context)[0] == ("customer", "c1")
+    assert [p.context for p in transformer_pairs([long], RankerSettings())] == [short.context]
+
+
+def test_config_sets_the_n_gram_members_windows():
+    settings = ranker_settings(7, minutes=5, ngram_turns=[2, 4])
+    assert settings.ngrams.member_turns == (2, 4) and settings.ngrams.seed == 7
+    assert ranker_settings(7).ngrams.member_turns == (3, 3, 6, 6)
 
 
 def test_an_agent_turn_without_context_and_abandoned_dialogues_give_no_pairs():

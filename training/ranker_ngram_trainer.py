@@ -27,15 +27,16 @@ Progress = Callable[[str], None]
 @dataclass(frozen=True)
 class NgramSettings:
     """Defaults chosen on the held-out slice of SGD `train` (docs/benchmarks.md): 256
-    dimensions and features seen 4 times beat 128 and 2, more epochs overfit, and two
-    members beat one."""
+    dimensions and features seen 4 times beat 128 and 2, more epochs overfit, two members
+    beat one, and two more reading six turns beat none."""
 
     seed: int = 42
     dimension: int = 256
     min_count: int = 4
     """A feature must occur in this many training pairs to get an embedding."""
-    members: int = 2
-    """Models trained alike from different seeds; the encoder averages their cosines."""
+    member_turns: tuple[int, ...] = (3, 3, 6, 6)
+    """One model per entry, each from its own seed and reading that many of the context's
+    last turns; the encoder averages their cosines."""
     epochs: int = 3
     batch_size: int = 256
     learning_rate: float = 1e-3
@@ -45,7 +46,7 @@ class NgramSettings:
 @dataclass
 class TrainedNgrams:
     encoder: NgramEncoder
-    vocab: dict[str, list[str]]
+    vocab: dict[str, list]
     tensors: dict[str, np.ndarray]
     seconds: float
 
@@ -86,22 +87,29 @@ class _Side(torch.nn.Module):
 def train_ngram_encoder(
     pairs: list[ReplyPair], settings: NgramSettings, progress: Progress
 ) -> TrainedNgrams:
+    """Pairs' contexts must hold at least the longest member window's turns."""
     started = time.monotonic()
-    contexts = [context_features(p.context) for p in pairs]
-    replies = [reply_features(p.reply) for p in pairs]
-    vocab = {
-        "context": vocabulary(contexts, settings.min_count),
-        "reply": vocabulary(replies, settings.min_count),
+    longest = max(settings.member_turns)
+    contexts = {
+        turns: [context_features(p.context, turns) for p in pairs]
+        for turns in set(settings.member_turns)
     }
-    ids = (_ids(contexts, vocab["context"]), _ids(replies, vocab["reply"]))
+    replies = [reply_features(p.reply) for p in pairs]
+    vocab: dict[str, list] = {
+        "context": vocabulary(contexts[longest], settings.min_count),
+        "reply": vocabulary(replies, settings.min_count),
+        "member_turns": list(settings.member_turns),
+    }
+    reply_ids = _ids(replies, vocab["reply"])
     progress(
         f"training the ranker's n-gram encoder: {len(pairs)} pairs, "
         f"{len(vocab['context'])} + {len(vocab['reply'])} features, "
-        f"{settings.members} member(s)"
+        f"{len(settings.member_turns)} member(s) reading {settings.member_turns} turns"
     )
     tensors: dict[str, np.ndarray] = {}
     with torch_threads(idle_cores()):
-        for member in range(settings.members):
+        for member, turns in enumerate(settings.member_turns):
+            ids = (_ids(contexts[turns], vocab["context"]), reply_ids)
             seeded = replace(settings, seed=settings.seed + MEMBER_SEED_STEP * member)
             trained = _train_member(vocab, ids, seeded, progress)
             tensors.update({member_prefix(member) + k: v for k, v in trained.items()})

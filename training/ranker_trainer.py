@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from retrieval.ranker import (
 )
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
-from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, reply_key
+from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, last_turns, reply_key
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, extract_pairs, split_by_dialogue
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks
@@ -59,13 +59,19 @@ class RankerSettings:
     ngrams: NgramSettings = field(default_factory=NgramSettings)
 
 
-def ranker_settings(seed: int, minutes: float | None = None) -> RankerSettings:
+def ranker_settings(
+    seed: int, minutes: float | None = None, ngram_turns: Sequence[int] | None = None
+) -> RankerSettings:
     """The defaults, seeded with the project's one training seed; `minutes` is the
-    fine-tuning time budget (config `training.ranker_minutes`)."""
+    fine-tuning time budget (config `training.ranker_minutes`), `ngram_turns` the n-gram
+    members' context windows (`training.ranker_ngram_turns`)."""
     finetune = FinetuneSettings(seed=seed)
     if minutes is not None:
         finetune = replace(finetune, max_seconds=minutes * 60)
-    return RankerSettings(finetune=finetune, ngrams=NgramSettings(seed=seed))
+    ngrams = NgramSettings(seed=seed)
+    if ngram_turns is not None:
+        ngrams = replace(ngrams, member_turns=tuple(ngram_turns))
+    return RankerSettings(finetune=finetune, ngrams=ngrams)
 
 
 @dataclass
@@ -86,18 +92,23 @@ def train_ranker(
 ) -> TrainedRanker | None:
     """Write the ranker under `stage`; None when the dialogues hold no agent reply."""
     started = time.monotonic()
-    pairs = extract_pairs(dialogues, settings.context_turns)
+    pairs = extract_pairs(dialogues, max(settings.context_turns, *settings.ngrams.member_turns))
     if not pairs:
         return None
     train, validation = _split(pairs, settings)
     ngrams = train_ngram_encoder(train, settings.ngrams, progress) if validation else None
-    result = finetune_ranker(train, settings.finetune, progress)
+    window = max(settings.ngrams.member_turns) if ngrams else 0
+    window = max(window, settings.context_turns)
+    result = finetune_ranker(transformer_pairs(train, settings), settings.finetune, progress)
     result.model.save(str(stage / ENCODER_DIR))
     transformer = _export(stage, settings, progress)
     weight, fusion = 0.0, {}
     if ngrams is not None:
         weight, fusion = choose_ngram_weight(transformer, ngrams.encoder, validation, settings)
-    vectors = RankerVectors(transformer, ngrams.encoder if ngrams else None, weight)
+    transformer_turns = settings.context_turns if window > settings.context_turns else None
+    vectors = RankerVectors(
+        transformer, ngrams.encoder if ngrams else None, weight, transformer_turns
+    )
     history = reusable_replies(dialogues, settings.pool)
     candidates, embeddings = build_pool(
         template_candidates(responses), history, vectors.encode_replies, settings.pool
@@ -129,7 +140,8 @@ def train_ranker(
         candidates=CANDIDATES_FILE,
         embeddings=EMBEDDINGS_FILE,
         count=len(candidates),
-        context_turns=settings.context_turns,
+        context_turns=window,
+        transformer_turns=transformer_turns,
         max_context_tokens=settings.finetune.max_context_tokens,
         max_reply_tokens=settings.finetune.max_reply_tokens,
         min_score=round(min_score, 4),
@@ -148,10 +160,11 @@ def choose_ngram_weight(
 ) -> tuple[float, dict]:
     """The n-gram weight with the best 1-of-100 recall@1 on validation (0 drops it)."""
     task = selection_task(validation, 100, settings.finetune.seed + 1)
-    contexts = [p.context for p in validation]
+    recent = [p.context for p in transformer_pairs(validation, settings)]
     dense = _candidate_scores(
-        task, transformer.encode_contexts(contexts), transformer.encode_replies(task.replies)
+        task, transformer.encode_contexts(recent), transformer.encode_replies(task.replies)
     )
+    contexts = [p.context for p in validation]
     sparse = _candidate_scores(
         task, ngrams.encode_contexts(contexts), ngrams.encode_replies(task.replies)
     )
@@ -161,6 +174,13 @@ def choose_ngram_weight(
         "ranker_ngram_weight": best,
         "ranker_weight_choice_recall_at_1": {str(w): round(r, 4) for w, r in recall.items()},
     }
+
+
+def transformer_pairs(pairs: list[ReplyPair], settings: RankerSettings) -> list[ReplyPair]:
+    """The pairs as the transformer reads them: contexts cut to `settings.context_turns`
+    (the n-gram encoder's members may read longer windows)."""
+    turns = settings.context_turns
+    return [replace(p, context=last_turns(p.context, turns)) for p in pairs]
 
 
 def _candidate_scores(task, contexts: np.ndarray, replies: np.ndarray) -> np.ndarray:

@@ -122,7 +122,10 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         files += export_serving_encoder(prepared, stage, progress, layers)
         ranker = None
         if config.training.ranker_minutes > 0:
-            settings = ranker_settings(config.training.seed, config.training.ranker_minutes)
+            training = config.training
+            settings = ranker_settings(
+                training.seed, training.ranker_minutes, training.ranker_ngram_turns
+            )
             ranker = train_ranker(data.dialogues, responses, stage, settings, progress)
         files += ranker.files if ranker else []
         metrics = {
