@@ -38,8 +38,10 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.ranker import RankerVectors  # noqa: E402
+from retrieval.ranker import ResponseRanker  # noqa: E402
 from retrieval.ranker_encoder import RankerEncoder  # noqa: E402
+from retrieval.ranker_rerank import words  # noqa: E402
+from retrieval.ranker_text import split_context  # noqa: E402
 from training.dialogue_pairs import ReplyPair, extract_pairs  # noqa: E402
 from training.importers.dialogues import iter_dialogues  # noqa: E402
 from training.problems import ProblemLog  # noqa: E402
@@ -101,23 +103,65 @@ def measure(name: str, task: SelectionTask, contexts: Encode, replies: Encode) -
     return row
 
 
-def latency(task: SelectionTask, contexts: Encode, reply_matrix, pool=None) -> dict:
-    """Per request: encode one context, score the candidates, take the best. With `pool`,
-    the candidates are the whole pool instead of the item's 100."""
-    items = random.Random(SEED).sample(range(len(task.pairs)), min(LATENCY_ITEMS, len(task.pairs)))
+def latency(task: SelectionTask, contexts: Encode, reply_matrix) -> dict:
+    """Per request: encode one context, score its 100 candidates, take the best."""
     times = []
-    for i in items:
+    for i in latency_items(task):
         started = time.perf_counter()
         vector = contexts([task.pairs[i].context])
-        candidates = pool if pool is not None else reply_matrix[task.candidates[i]]
-        scores = candidates @ vector.T
+        scores = reply_matrix[task.candidates[i]] @ vector.T
         np.argmax(scores.toarray() if hasattr(scores, "toarray") else scores)
         times.append((time.perf_counter() - started) * 1000)
-    prefix = "pool_" if pool is not None else ""
+    return percentiles("", times)
+
+
+def latency_items(task: SelectionTask) -> list[int]:
+    return random.Random(SEED).sample(range(len(task.pairs)), min(LATENCY_ITEMS, len(task.pairs)))
+
+
+def percentiles(prefix: str, times: list[float]) -> dict:
     return {
         f"{prefix}median_ms": round(float(np.median(times)), 2),
         f"{prefix}p90_ms": round(float(np.percentile(times, 90)), 2),
     }
+
+
+def served_row(name: str, task: SelectionTask, ranker: ResponseRanker) -> dict:
+    """The ranker as `supportbot serve` loads it: the encoders' fused score, then its
+    re-ranker (when training kept one) over each item's 100 candidates, as
+    `ResponseRanker.score` does. Latency per request from the context's turns, among the
+    100 and among the whole pool through `ResponseRanker.rank` (which re-ranks the top
+    `top_k`)."""
+    started = time.monotonic()
+    reply_matrix = ranker.encoder.encode_replies(task.replies)
+    contexts = ranker.encoder.encode_contexts([p.context for p in task.pairs])
+    reply_words = [words(text) for text in task.replies]
+
+    def scores(i: int, vector: np.ndarray) -> np.ndarray:
+        rows = task.candidates[i]
+        fused = reply_matrix[rows] @ vector
+        if ranker.reranker is None:
+            return fused
+        chosen = [reply_words[j] for j in rows]
+        return ranker.reranker.rescore(task.pairs[i].context, chosen, fused)
+
+    ranks = np.array(
+        [1 + int((s[1:] >= s[0]).sum()) for s in map(scores, range(len(contexts)), contexts)]
+    )
+    times: dict[str, list[float]] = {"": [], "pool_": []}
+    for i in latency_items(task):
+        turns = split_context(task.pairs[i].context)
+        started_one = time.perf_counter()
+        np.argmax(scores(i, ranker.context(turns).vector))
+        times[""].append((time.perf_counter() - started_one) * 1000)
+        started_one = time.perf_counter()
+        ranker.rank(ranker.context(turns))[0]
+        times["pool_"].append((time.perf_counter() - started_one) * 1000)
+    row = {"method": name, **selection_score(ranks).to_json()}
+    for prefix, values in times.items():
+        row.update(percentiles(prefix, values))
+    print(f"  {name}: {row} ({time.monotonic() - started:.0f}s)", flush=True)
+    return row
 
 
 def baselines(train: list[ReplyPair], task: SelectionTask, work: Path) -> list[dict]:
@@ -156,7 +200,6 @@ def ranker_rows(
     transformer = RankerEncoder(
         stage / info.onnx, "onnx", info.max_context_tokens, info.max_reply_tokens
     )
-    served = RankerVectors(transformer, trained.ngrams, info.ngram_weight, info.transformer_turns)
     long_pairs = extract_pairs(dev, info.context_turns)
     long_task = SelectionTask(long_pairs, task.replies, task.candidates)
     rows = [
@@ -177,13 +220,11 @@ def ranker_rows(
                 ngrams.encode_replies,
             )
         )
-    name = f"supportbot ranker: transformer + {info.ngram_weight:g} x n-grams (served)"
-    row = measure(name, long_task, served.encode_contexts, served.encode_replies)
-    pool = served.encode_replies(
-        [c["text"] for c in json.loads((stage / info.candidates).read_text())]
-    )
-    row.update(latency(long_task, served.encode_contexts, None, pool=pool))
-    rows.append({**row, "train_minutes": round(minutes, 1), "pool_size": len(pool)})
+    ranker = ResponseRanker.load(stage, info)
+    reranked = " + re-ranker" if ranker.reranker is not None else ""
+    name = f"supportbot ranker: transformer + {info.ngram_weight:g} x n-grams{reranked} (served)"
+    row = served_row(name, long_task, ranker)
+    rows.append({**row, "train_minutes": round(minutes, 1), "pool_size": len(ranker.candidates)})
     summary = {"train_minutes": round(minutes, 1), "min_score": info.min_score}
     return rows, {**metrics, **summary, "context_turns": info.context_turns}
 

@@ -239,7 +239,7 @@ class ResponsePolicy:
         ranker = self.model.ranker
         if ranker is None:
             return None
-        return await reply_ranking.context_vector(
+        return await reply_ranking.encoded_context(
             ranker, self.history, turn.message.sender_id, turn.text
         )
 

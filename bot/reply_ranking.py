@@ -13,24 +13,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
-import numpy as np
-
 from retrieval.bot_model import ResponseTemplate
-from retrieval.ranker import ResponseRanker
+from retrieval.ranker import EncodedContext, ResponseRanker
 from retrieval.ranker_text import ContextTurn, fill_template
 
 History = Callable[..., Awaitable[list[dict]]]
 """`ConversationStore.history(conversation_id, limit=...)`: logged turns, oldest first."""
 
 
-async def context_vector(
+async def encoded_context(
     ranker: ResponseRanker, history: History | None, conversation_id: str, text: str
-) -> np.ndarray:
+) -> EncodedContext:
     """The encoded context of the current message; the encoder runs off the event loop."""
     window = ranker.info.context_turns
     earlier = await recent_turns(history, conversation_id, window) if history else []
     turns = [*earlier, ContextTurn("customer", text)][-window:]
-    return await asyncio.to_thread(ranker.encode_context, turns)
+    return await asyncio.to_thread(ranker.context, turns)
 
 
 async def recent_turns(history: History, conversation_id: str, window: int) -> list[ContextTurn]:
@@ -59,12 +57,12 @@ def choose_template(
     ranker: ResponseRanker,
     variants: list[ResponseTemplate],
     intent: str,
-    vector: np.ndarray,
+    context: EncodedContext,
     state: Mapping[str, str],
 ) -> ResponseTemplate | None:
     """The intent's best-scoring variant that can be filled; None when the ranker has no
     variant of it or none can be filled."""
-    for row in ranker.rank(vector, ranker.template_indices(intent)):
+    for row in ranker.rank(context, ranker.template_indices(intent)):
         chosen = _filled(ranker, {intent: variants}, row, state)
         if chosen is not None:
             return chosen
@@ -74,13 +72,13 @@ def choose_template(
 def choose_any(
     ranker: ResponseRanker,
     responses: Mapping[str, list[ResponseTemplate]],
-    vector: np.ndarray,
+    context: EncodedContext,
     state: Mapping[str, str],
 ) -> ResponseTemplate | None:
     """The best candidate of the whole pool when no intent is known, if it scores at least
     the ranker's `min_score` (chosen at training time for precision)."""
-    for row in ranker.rank(vector):
-        if ranker.pool_score(vector, row) < ranker.info.min_score:
+    for row in ranker.rank(context):
+        if ranker.pool_score(context, row) < ranker.info.min_score:
             return None
         chosen = _filled(ranker, responses, row, state)
         if chosen is not None:

@@ -94,6 +94,8 @@ class RankerInfo(_Section):
     """The n-gram encoder's weights; its score is added with `ngram_weight`."""
     ngram_vocab: str | None = None
     ngram_weight: float = 0.0
+    reranker: str | None = None
+    """The second stage's weights (retrieval/ranker_rerank.py), when held-out data kept it."""
 
 
 class Manifest(_Section):

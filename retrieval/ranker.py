@@ -30,6 +30,7 @@ from bot.errors import ModelError
 from retrieval.model_dir import RankerInfo, read_manifest
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
+from retrieval.ranker_rerank import Reranker, words
 from retrieval.ranker_text import format_context, last_turns
 
 RANKER_DIR = "ranker"
@@ -39,6 +40,7 @@ CANDIDATES_FILE = f"{RANKER_DIR}/candidates.json"
 EMBEDDINGS_FILE = f"{RANKER_DIR}/candidates.safetensors"
 NGRAMS_FILE = f"{RANKER_DIR}/ngrams.safetensors"
 NGRAM_VOCAB_FILE = f"{RANKER_DIR}/ngram_vocab.json"
+RERANKER_FILE = f"{RANKER_DIR}/reranker.json"
 
 
 class RankerVectors:
@@ -77,6 +79,15 @@ class RankerVectors:
 
 
 @dataclass(frozen=True)
+class EncodedContext:
+    """A dialogue context as the ranker reads it: its formatted text (for the re-ranker)
+    and its vector (for the encoders' scores)."""
+
+    text: str
+    vector: np.ndarray
+
+
+@dataclass(frozen=True)
 class Candidate:
     """One reply the bot may choose. A "template" is variant `variant` of `intent`'s
     responses (filled from state when it has slots); a "history" reply is an agent reply
@@ -102,6 +113,7 @@ class ResponseRanker:
         candidates: list[Candidate],
         embeddings: np.ndarray,
         info: RankerInfo,
+        reranker: Reranker | None = None,
     ):
         if len(candidates) != len(embeddings):
             raise ModelError("ranker: candidate texts and embeddings do not match")
@@ -109,6 +121,8 @@ class ResponseRanker:
         self.candidates = candidates
         self.embeddings = np.ascontiguousarray(embeddings, dtype=np.float32)
         self.info = info
+        self.reranker = reranker
+        self._words = [words(c.text) for c in candidates] if reranker else []
         self._by_text = {c.text: i for i, c in enumerate(candidates)}
         self._by_intent: dict[str, list[int]] = {}
         for i, candidate in enumerate(candidates):
@@ -134,19 +148,30 @@ class ResponseRanker:
         tensors = load_file(str(model_dir / info.embeddings))
         if "embeddings" not in tensors:
             raise ModelError(f"{model_dir / info.embeddings}: missing tensor 'embeddings'")
-        return cls(encoder, candidates, tensors["embeddings"], info)
+        reranker = None
+        if info.reranker:
+            reranker = _read_reranker(model_dir / info.reranker)
+        return cls(encoder, candidates, tensors["embeddings"], info, reranker)
 
     def encode_context(self, context: Sequence[object]) -> np.ndarray:
         """One context (earlier turns, oldest first; see `ranker_text.as_context_turns`)."""
+        return self.context(context).vector
+
+    def context(self, context: Sequence[object]) -> EncodedContext:
+        """One context, formatted and encoded: what `rank` and `pool_score` take."""
         text = format_context(context, self.info.context_turns)
-        return self.encoder.encode_contexts([text])[0]
+        return EncodedContext(text, self.encoder.encode_contexts([text])[0])
 
     def score(self, context: Sequence[object], candidates: Sequence[str]) -> np.ndarray:
         """The ranker's score of each candidate reply for the context, one per candidate, in
         order (higher is better). Pool replies use their stored vectors; other texts are
-        encoded on the fly."""
-        vector = self.encode_context(context)
-        return self.reply_vectors(candidates) @ vector
+        encoded on the fly. With a re-ranker, the scores are its own (every candidate
+        re-ranked), not cosines."""
+        encoded = self.context(context)
+        fused = self.reply_vectors(candidates) @ encoded.vector
+        if self.reranker is None:
+            return fused
+        return self.reranker.rescore(encoded.text, [words(t) for t in candidates], fused)
 
     def reply_vectors(self, texts: Sequence[str]) -> np.ndarray:
         vectors = np.zeros((len(texts), self.embeddings.shape[1]), dtype=np.float32)
@@ -162,15 +187,34 @@ class ResponseRanker:
         """Pool rows of `intent`'s response templates, in variant order."""
         return list(self._by_intent.get(intent, []))
 
-    def rank(self, vector: np.ndarray, indices: Sequence[int] | None = None) -> list[int]:
-        """Pool rows (all, or `indices`) best first for an encoded context."""
-        rows = np.arange(len(self.candidates)) if indices is None else np.asarray(indices)
-        if rows.size == 0:
+    def rank(
+        self, context: EncodedContext | np.ndarray, indices: Sequence[int] | None = None
+    ) -> list[int]:
+        """Pool rows (all, or `indices`) best first for an encoded context. With a
+        re-ranker and an EncodedContext, the best `top_k` by the encoders are re-ordered
+        by the re-ranker; a bare vector is ranked by the encoders alone."""
+        vector = context.vector if isinstance(context, EncodedContext) else context
+        if indices is None:  # the whole pool: no copy of the embedding matrix
+            ranked = np.argsort(-(self.embeddings @ vector), kind="stable").tolist()
+        else:
+            rows = np.asarray(indices, dtype=np.int64)
+            scores = self.embeddings[rows] @ vector
+            ranked = rows[np.argsort(-scores, kind="stable")].tolist()
+        if not ranked:
             return []
-        scores = self.embeddings[rows] @ vector
-        return [int(rows[i]) for i in np.argsort(-scores, kind="stable")]
+        if self.reranker is None or not isinstance(context, EncodedContext):
+            return ranked
+        return self._rerank(context, ranked)
 
-    def pool_score(self, vector: np.ndarray, row: int) -> float:
+    def _rerank(self, context: EncodedContext, ranked: list[int]) -> list[int]:
+        top, rest = ranked[: self.reranker.top_k], ranked[self.reranker.top_k :]
+        fused = self.embeddings[top] @ context.vector
+        scores = self.reranker.rescore(context.text, [self._words[row] for row in top], fused)
+        return [top[i] for i in np.argsort(-scores, kind="stable")] + rest
+
+    def pool_score(self, context: EncodedContext | np.ndarray, row: int) -> float:
+        """The encoders' fused score of a pool row (what `info.min_score` is set on)."""
+        vector = context.vector if isinstance(context, EncodedContext) else context
         return float(self.embeddings[row] @ vector)
 
 
@@ -186,7 +230,15 @@ def load_ranker(model_dir: Path | str, backend: str | None = None) -> ResponseRa
     return ResponseRanker.load(model_dir, manifest.ranker, backend)
 
 
-def _read_json(path: Path) -> list:
+def _read_reranker(path: Path) -> Reranker:
+    data = _read_json(path)
+    try:
+        return Reranker.from_json(data)
+    except TypeError as exc:
+        raise ModelError(f"{path}: not a ranker re-ranker file ({exc})") from exc
+
+
+def _read_json(path: Path):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -24,17 +24,20 @@ from retrieval.ranker import (
     NGRAM_VOCAB_FILE,
     NGRAMS_FILE,
     ONNX_DIR,
+    RERANKER_FILE,
     Candidate,
     RankerVectors,
 )
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
+from retrieval.ranker_rerank import Reranker
 from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, last_turns, reply_key
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, extract_pairs, split_by_dialogue
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks
 from training.ranker_finetune import FinetuneSettings, finetune_ranker
 from training.ranker_ngram_trainer import NgramSettings, TrainedNgrams, train_ngram_encoder
+from training.ranker_rerank_trainer import fit_reranker
 from training.reply_pool import PoolSettings, build_pool, reusable_replies, template_candidates
 from training.schema import Dialogue
 
@@ -109,6 +112,9 @@ def train_ranker(
     vectors = RankerVectors(
         transformer, ngrams.encoder if ngrams else None, weight, transformer_turns
     )
+    reranker, rerank_metrics = None, {}
+    if validation:
+        reranker, rerank_metrics = train_reranker(vectors, train, validation, settings, progress)
     history = reusable_replies(dialogues, settings.pool)
     candidates, embeddings = build_pool(
         template_candidates(responses), history, vectors.encode_replies, settings.pool
@@ -117,6 +123,9 @@ def train_ranker(
     files += _save_pool(stage, candidates, embeddings)
     if vectors.ngrams is not None:
         files += _save_ngrams(stage, ngrams)
+    if reranker is not None:
+        (stage / RERANKER_FILE).write_text(json.dumps(reranker.to_json()), encoding="utf-8")
+        files.append(RERANKER_FILE)
     metrics = {
         "ranker_pairs": len(train),
         "ranker_steps": result.steps,
@@ -125,6 +134,7 @@ def train_ranker(
         "ranker_finetune_seconds": round(result.seconds, 1),
         "ranker_ngram_seconds": round(ngrams.seconds, 1) if ngrams else 0.0,
         **fusion,
+        **rerank_metrics,
         "ranker_templates": sum(c.kind == "template" for c in candidates),
         "ranker_history_replies": sum(c.kind == "history" for c in candidates),
         "ranker_history_before_merge": len(history),
@@ -148,6 +158,7 @@ def train_ranker(
         ngrams=NGRAMS_FILE if vectors.ngrams is not None else None,
         ngram_vocab=NGRAM_VOCAB_FILE if vectors.ngrams is not None else None,
         ngram_weight=vectors.weight,
+        reranker=RERANKER_FILE if reranker is not None else None,
     )
     return TrainedRanker(info, files, metrics, ngrams.encoder if ngrams else None)
 
@@ -174,6 +185,25 @@ def choose_ngram_weight(
         "ranker_ngram_weight": best,
         "ranker_weight_choice_recall_at_1": {str(w): round(r, 4) for w, r in recall.items()},
     }
+
+
+def train_reranker(
+    vectors: RankerVectors,
+    train: list[ReplyPair],
+    validation: list[ReplyPair],
+    settings: RankerSettings,
+    progress: Progress,
+) -> tuple[Reranker | None, dict]:
+    """The second stage, fitted on the validation pairs the n-gram weight was chosen on,
+    over the fused scores as served; None when it does not pay there."""
+    task = selection_task(validation, 100, settings.finetune.seed + 1)
+    fused = _candidate_scores(
+        task,
+        vectors.encode_contexts([p.context for p in validation]),
+        vectors.encode_replies(task.replies),
+    )
+    replies = [p.reply for p in train]
+    return fit_reranker(task, fused, replies, settings.finetune.seed, progress)
 
 
 def transformer_pairs(pairs: list[ReplyPair], settings: RankerSettings) -> list[ReplyPair]:
