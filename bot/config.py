@@ -81,9 +81,9 @@ class TrainingConfig(_Strict):
         default=[3, 3, 6, 6], min_length=1, max_length=8
     )
     """One n-gram ranker member per entry, reading that many of the context's last turns.
-    Each member's tables take memory in proportion to the dialogue log's vocabulary: 118 MB
-    apiece on SGD's 106,301 pairs, where `[3, 3]` (the default before) takes 164 MB in all
-    and scored 1.2 points lower in recall@1 (docs/benchmarks.md)."""
+    Each member's tables take memory in proportion to the dialogue log's vocabulary: by
+    their shapes, 118 MB apiece on SGD's 106,301 pairs, where `[3, 3]` (the default
+    before) takes 164 MB in all and scored 1.2 points lower in recall@1 (docs/benchmarks.md)."""
 
     @field_validator("feature_layers", mode="before")
     @classmethod
