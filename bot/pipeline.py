@@ -28,9 +28,10 @@ from bot.moderation.stages import (
     sender_limit,
 )
 from bot.store import ConversationStore, TurnRecord
-from retrieval.bot_model import Analysis, BotModel
+from retrieval.bot_model import Analysis, BotModel, ResponseTemplate
 from retrieval.index import Hit, Passage
 from retrieval.kb_answers import LABEL_PREFIX
+from retrieval.ranker import EncodedContext, ResponseRanker
 
 log = logging.getLogger(__name__)
 
@@ -158,14 +159,13 @@ class ResponsePolicy:
         return retrieval.min_score if retrieval else 1.0
 
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
-        context = await self._context(turn)
         chosen = turn.text[len(PAYLOAD_PREFIX) :] if turn.text.startswith(PAYLOAD_PREFIX) else ""
         if chosen in self.model.responses:
-            self._respond_with_intent(turn, chosen, context)
+            await self._respond_with_intent(turn, chosen)
         elif self._is_kb_class(chosen):
             await self._answer_chosen_class(turn, chosen)
         else:
-            self._decide(turn, turn.analysis, context)
+            await self._decide(turn, turn.analysis)
         await next_stage()
 
     def _is_kb_class(self, name: str) -> bool:
@@ -182,7 +182,7 @@ class ResponsePolicy:
             turn.action = "fallback"
             turn.dispatcher.utter(messages.FALLBACK)
 
-    def _decide(self, turn: Turn, analysis: Analysis, context=None) -> None:
+    async def _decide(self, turn: Turn, analysis: Analysis) -> None:
         prediction = analysis.prediction
         if prediction.ambiguous:
             options = [
@@ -198,7 +198,7 @@ class ResponsePolicy:
                 )
                 return
         if not prediction.out_of_scope and prediction.intent in self.model.responses:
-            self._respond_with_intent(turn, prediction.intent, context)
+            await self._respond_with_intent(turn, prediction.intent)
             return
         if analysis.kb_answer is not None:
             self._answer_from_knowledge_base(turn, analysis.kb_answer)
@@ -207,7 +207,7 @@ class ResponsePolicy:
         if best is not None and best.score >= self.min_score:
             self._answer_from_knowledge_base(turn, best.passage)
             return
-        if self._respond_from_pool(turn, context):
+        if await self._respond_from_pool(turn):
             return
         turn.action = "fallback"
         if not (turn.moderation and turn.moderation.action == "warn"):
@@ -228,35 +228,38 @@ class ResponsePolicy:
         link = "\n" + messages.RETRIEVAL_LINK.format(url=passage.url) if passage.url else ""
         turn.dispatcher.utter((prefix if passage.kind == "article" else "") + passage.answer + link)
 
-    def _respond_with_intent(self, turn: Turn, intent: str, context=None) -> None:
+    async def _respond_with_intent(self, turn: Turn, intent: str) -> None:
         variants = self.model.responses[intent]
-        template = self._ranked(turn, intent, context) or self.random.choice(variants)
+        template = await self._ranked(turn, intent) or self.random.choice(variants)
         turn.action = "intent_response"
         turn.dispatcher.utter(template.text, tuple(QuickReply(t, p) for t, p in template.buttons))
 
-    async def _context(self, turn: Turn):
-        """The encoded dialogue context when the model has a response ranker, else None."""
-        ranker = self.model.ranker
-        if ranker is None:
-            return None
+    async def _context(self, turn: Turn, ranker: ResponseRanker) -> EncodedContext:
+        """The encoded dialogue context, read from the log and encoded only when the ranker
+        has a choice to make: the encoding costs more CPU than the rest of the turn."""
         return await reply_ranking.encoded_context(
             ranker, self.history, turn.message.sender_id, turn.text
         )
 
-    def _ranked(self, turn: Turn, intent: str, context):
-        if context is None:
+    async def _ranked(self, turn: Turn, intent: str) -> ResponseTemplate | None:
+        ranker = self.model.ranker
+        if ranker is None:
             return None
         state = reply_ranking.message_state(turn.message.metadata)
         variants = self.model.responses[intent]
-        return reply_ranking.choose_template(self.model.ranker, variants, intent, context, state)
+        many = reply_ranking.has_choice(ranker, intent)
+        context = await self._context(turn, ranker) if many else None
+        return reply_ranking.choose_template(ranker, variants, intent, context, state)
 
-    def _respond_from_pool(self, turn: Turn, context) -> bool:
+    async def _respond_from_pool(self, turn: Turn) -> bool:
         """No intent and no knowledge-base answer: the ranker's best reply overall, when it
         clears the ranker's threshold."""
-        if context is None:
+        ranker = self.model.ranker
+        if ranker is None:
             return False
+        context = await self._context(turn, ranker)
         state = reply_ranking.message_state(turn.message.metadata)
-        chosen = reply_ranking.choose_any(self.model.ranker, self.model.responses, context, state)
+        chosen = reply_ranking.choose_any(ranker, self.model.responses, context, state)
         if chosen is None:
             return False
         turn.action = "ranked_reply"

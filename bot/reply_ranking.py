@@ -53,16 +53,23 @@ def message_state(metadata: Mapping[str, object]) -> dict[str, str]:
     }
 
 
+def has_choice(ranker: ResponseRanker, intent: str) -> bool:
+    """Whether the ranker holds more than one variant of `intent` to choose between."""
+    return len(ranker.template_indices(intent)) > 1
+
+
 def choose_template(
     ranker: ResponseRanker,
     variants: list[ResponseTemplate],
     intent: str,
-    context: EncodedContext,
+    context: EncodedContext | None,
     state: Mapping[str, str],
 ) -> ResponseTemplate | None:
     """The intent's best-scoring variant that can be filled; None when the ranker has no
-    variant of it or none can be filled."""
-    for row in ranker.rank(context, ranker.template_indices(intent)):
+    variant of it or none can be filled. With no context (`has_choice` said there is at
+    most one variant) the variants are taken in order, unranked."""
+    rows = ranker.template_indices(intent)
+    for row in rows if context is None else ranker.rank(context, rows):
         chosen = _filled(ranker, {intent: variants}, row, state)
         if chosen is not None:
             return chosen

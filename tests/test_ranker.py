@@ -173,6 +173,23 @@ async def test_slots_are_filled_from_state_and_unfillable_templates_skipped(tiny
     assert [r.text for r in anonymous.dispatcher.replies] == ["Our opening hours are 9 to 5."]
 
 
+async def test_an_intent_with_one_template_is_answered_without_reading_or_encoding_context(
+    tiny_model, monkeypatch
+):
+    model = with_templates(tiny_model, "greet", ["Hello {name}! How can I help?"])
+
+    async def history(conversation_id, limit):
+        raise AssertionError("the log was read for a reply with nothing to choose between")
+
+    def encode(context):
+        raise AssertionError("the context was encoded for a reply with nothing to choose")
+
+    monkeypatch.setattr(model.ranker, "context", encode)
+    turn = await respond(model, "hi there", {"name": "Ana"}, history=history)
+    assert turn.action == "intent_response"
+    assert [r.text for r in turn.dispatcher.replies] == ["Hello Ana! How can I help?"]
+
+
 async def test_without_an_intent_the_best_candidate_overall_is_sent_above_the_threshold(
     tiny_model,
 ):
