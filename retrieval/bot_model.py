@@ -94,7 +94,11 @@ class BotModel:
         )
         index = PassageIndex.open(model_dir, manifest.retrieval) if manifest.retrieval else None
         responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
-        ranker = ResponseRanker.load(model_dir, manifest.ranker) if manifest.ranker else None
+        ranker = None
+        if manifest.ranker:
+            # One thread, as the classifier's encoder has (serving_encoder): two would spin
+            # between operators on the core the event loop needs.
+            ranker = ResponseRanker.load(model_dir, manifest.ranker, threads=1)
         kb_answers = (
             KbAnswers.load(model_dir / manifest.kb_answers) if manifest.kb_answers else None
         )

@@ -130,15 +130,22 @@ class ResponseRanker:
                 self._by_intent.setdefault(candidate.intent, []).append(i)
 
     @classmethod
-    def load(cls, model_dir: Path, info: RankerInfo, backend: str | None = None) -> ResponseRanker:
+    def load(
+        cls,
+        model_dir: Path,
+        info: RankerInfo,
+        backend: str | None = None,
+        threads: int | None = None,
+    ) -> ResponseRanker:
         """The ranker described by `info` (the manifest's ranker section); files are assumed
-        checked against the manifest already (read_manifest does)."""
+        checked against the manifest already (read_manifest does). `threads`: ONNX Runtime
+        intra-op threads per encoding (default every core; the server passes 1)."""
         model_dir = Path(model_dir)
         backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
         folder = info.onnx if backend == "onnx" and info.onnx else info.encoder
         backend = "onnx" if folder == info.onnx else "torch"
         transformer = RankerEncoder(
-            model_dir / folder, backend, info.max_context_tokens, info.max_reply_tokens
+            model_dir / folder, backend, info.max_context_tokens, info.max_reply_tokens, threads
         )
         ngrams = None
         if info.ngrams and info.ngram_vocab:

@@ -15,6 +15,7 @@ from bot.dialogue import Turn
 from bot.errors import ModelError
 from bot.pipeline import ResponsePolicy
 from retrieval.bot_model import BotModel, ResponseTemplate
+from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker
 from retrieval.ranker_text import embedding_text
 from training.importers.dialogues import iter_dialogues
@@ -103,6 +104,18 @@ def test_the_pytorch_backend_agrees_with_the_served_int8_one(tiny_model_dir):
     replies = [c.text for c in served.candidates]
     a, b = served.score(context, replies), exact.score(context, replies)
     assert np.argmax(a) == np.argmax(b) and np.max(np.abs(a - b)) < 0.05
+
+
+def test_the_served_ranker_encodes_on_one_thread_and_the_library_one_on_every_core(
+    ranker, tiny_model_dir
+):
+    """Two intra-op threads spin between operators on the core the event loop needs."""
+
+    def threads(loaded: ResponseRanker) -> int:
+        return loaded.encoder.transformer._onnx.session.get_session_options().intra_op_num_threads
+
+    assert threads(ranker) == 1
+    assert threads(load_ranker(tiny_model_dir)) == usable_cores()
 
 
 def test_a_missing_ranker_file_is_a_model_error_naming_it(model_dir_copy):
