@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
+from threadpoolctl import threadpool_limits
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -131,7 +132,7 @@ def served_row(name: str, task: SelectionTask, ranker: ResponseRanker) -> dict:
     re-ranker (when training kept one) over each item's 100 candidates, as
     `ResponseRanker.score` does. Latency per request from the context's turns, among the
     100 and among the whole pool through `ResponseRanker.rank` (which re-ranks the top
-    `top_k`)."""
+    `top_k`), with the server's threads: one ONNX Runtime thread, single-threaded math."""
     started = time.monotonic()
     reply_matrix = ranker.encoder.encode_replies(task.replies)
     contexts = ranker.encoder.encode_contexts([p.context for p in task.pairs])
@@ -149,14 +150,15 @@ def served_row(name: str, task: SelectionTask, ranker: ResponseRanker) -> dict:
         [1 + int((s[1:] >= s[0]).sum()) for s in map(scores, range(len(contexts)), contexts)]
     )
     times: dict[str, list[float]] = {"": [], "pool_": []}
-    for i in latency_items(task):
-        turns = split_context(task.pairs[i].context)
-        started_one = time.perf_counter()
-        np.argmax(scores(i, ranker.context(turns).vector))
-        times[""].append((time.perf_counter() - started_one) * 1000)
-        started_one = time.perf_counter()
-        ranker.rank(ranker.context(turns))[0]
-        times["pool_"].append((time.perf_counter() - started_one) * 1000)
+    with threadpool_limits(limits=1):  # as `supportbot serve` runs (single_threaded_math)
+        for i in latency_items(task):
+            turns = split_context(task.pairs[i].context)
+            started_one = time.perf_counter()
+            np.argmax(scores(i, ranker.context(turns).vector))
+            times[""].append((time.perf_counter() - started_one) * 1000)
+            started_one = time.perf_counter()
+            ranker.rank(ranker.context(turns))[0]
+            times["pool_"].append((time.perf_counter() - started_one) * 1000)
     row = {"method": name, **selection_score(ranks).to_json()}
     for prefix, values in times.items():
         row.update(percentiles(prefix, values))
@@ -220,7 +222,7 @@ def ranker_rows(
                 ngrams.encode_replies,
             )
         )
-    ranker = ResponseRanker.load(stage, info)
+    ranker = ResponseRanker.load(stage, info, threads=1)  # as BotModel.load serves it
     reranked = " + re-ranker" if ranker.reranker is not None else ""
     name = f"supportbot ranker: transformer + {info.ngram_weight:g} x n-grams{reranked} (served)"
     row = served_row(name, long_task, ranker)
