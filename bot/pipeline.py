@@ -254,12 +254,12 @@ class ResponsePolicy:
     async def _respond_from_pool(self, turn: Turn) -> bool:
         """No intent and no knowledge-base answer: the ranker's best reply overall, when it
         clears the ranker's threshold."""
-        ranker = self.model.ranker
+        ranker, responses = self.model.ranker, self.model.responses  # one model, if swapped
         if ranker is None:
             return False
         context = await self._context(turn, ranker)
         state = reply_ranking.message_state(turn.message.metadata)
-        chosen = reply_ranking.choose_any(ranker, self.model.responses, context, state)
+        chosen = reply_ranking.choose_any(ranker, responses, context, state)
         if chosen is None:
             return False
         turn.action = "ranked_reply"
