@@ -71,6 +71,13 @@ class RankerEncoder:
         else:
             raise ModelError(f"ranker backend: expected 'onnx' or 'torch', got {backend!r}")
 
+    @property
+    def onnx_threads(self) -> int | None:
+        """ONNX Runtime intra-op threads per encoding; None on PyTorch."""
+        if self.backend != "onnx":
+            return None
+        return self._onnx.session.get_session_options().intra_op_num_threads
+
     def encode_contexts(self, texts: list[str]) -> np.ndarray:
         return self._encode(self.contexts, texts)
 

@@ -111,11 +111,8 @@ def test_the_served_ranker_encodes_on_one_thread_and_the_library_one_on_every_co
 ):
     """Two intra-op threads spin between operators on the core the event loop needs."""
 
-    def threads(loaded: ResponseRanker) -> int:
-        return loaded.encoder.transformer._onnx.session.get_session_options().intra_op_num_threads
-
-    assert threads(ranker) == 1
-    assert threads(load_ranker(tiny_model_dir)) == usable_cores()
+    assert ranker.encoder.transformer.onnx_threads == 1
+    assert load_ranker(tiny_model_dir).encoder.transformer.onnx_threads == usable_cores()
 
 
 def test_a_missing_ranker_file_is_a_model_error_naming_it(model_dir_copy):
