@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -93,16 +93,3 @@ class Reranker:
         """The re-ranker's score of each reply (higher is better)."""
         standard = (self.features(context, replies, fused) - self.mean) / self.scale
         return standard @ np.asarray(self.weights, dtype=np.float32)
-
-
-def reply_idf(replies: Iterable[str]) -> tuple[dict[str, float], float]:
-    """IDF of each word over the replies (each reply counted once), and the IDF a word
-    never seen gets."""
-    counts: dict[str, int] = {}
-    total = 0
-    for reply in replies:
-        total += 1
-        for word in words(reply):
-            counts[word] = counts.get(word, 0) + 1
-    idf = {word: round(math.log((total + 1) / (n + 1)), 4) for word, n in counts.items()}
-    return idf, round(math.log(total + 1), 4)

@@ -9,10 +9,10 @@ from collections import Counter
 import numpy as np
 
 from retrieval.ranker import EncodedContext, ResponseRanker
-from retrieval.ranker_rerank import FEATURES, Reranker, reply_idf, words
+from retrieval.ranker_rerank import FEATURES, Reranker, words
 from training.dialogue_pairs import ReplyPair
 from training.ranker_eval import selection_task
-from training.ranker_rerank_trainer import fit_reranker
+from training.ranker_rerank_trainer import fit_reranker, reply_idf
 
 NAMES = [
     f"{head}{tail}".title()

@@ -9,12 +9,13 @@ data it did not see is not shipped.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
 
-from retrieval.ranker_rerank import Reranker, reply_idf, words
+from retrieval.ranker_rerank import Reranker, words
 from training.ranker_eval import SelectionTask
 
 Progress = Callable[[str], None]
@@ -87,3 +88,16 @@ def _fit(standard: np.ndarray, seed: int) -> np.ndarray:
 def _recall_at_1(scores: np.ndarray) -> float:
     """Share of rows whose column 0 scores above every other (a tie counts as a miss)."""
     return float((scores[:, 1:] < scores[:, :1]).all(axis=1).mean())
+
+
+def reply_idf(replies: Iterable[str]) -> tuple[dict[str, float], float]:
+    """IDF of each word over the replies (each reply counted once), and the IDF a word
+    never seen gets."""
+    counts: dict[str, int] = {}
+    total = 0
+    for reply in replies:
+        total += 1
+        for word in words(reply):
+            counts[word] = counts.get(word, 0) + 1
+    idf = {word: round(math.log((total + 1) / (n + 1)), 4) for word, n in counts.items()}
+    return idf, round(math.log(total + 1), 4)
