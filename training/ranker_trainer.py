@@ -34,7 +34,12 @@ from retrieval.ranker_rerank import Reranker
 from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, last_turns, reply_key
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, extract_pairs, split_by_dialogue
-from training.ranker_eval import selection_score, selection_task, true_reply_ranks
+from training.ranker_eval import (
+    SelectionTask,
+    selection_score,
+    selection_task,
+    true_reply_ranks,
+)
 from training.ranker_finetune import FinetuneSettings, finetune_ranker
 from training.ranker_ngram_trainer import NgramSettings, TrainedNgrams, train_ngram_encoder
 from training.ranker_rerank_trainer import fit_reranker
@@ -105,16 +110,18 @@ def train_ranker(
     result = finetune_ranker(transformer_pairs(train, settings), settings.finetune, progress)
     result.model.save(str(stage / ENCODER_DIR))
     transformer = _export(stage, settings, progress)
-    weight, fusion = 0.0, {}
+    weight, fusion, fused = 0.0, {}, None
     if ngrams is not None:
-        weight, fusion = choose_ngram_weight(transformer, ngrams.encoder, validation, settings)
+        weight, fusion, fused = choose_ngram_weight(
+            transformer, ngrams.encoder, validation, settings
+        )
     transformer_turns = settings.context_turns if window > settings.context_turns else None
     vectors = RankerVectors(
         transformer, ngrams.encoder if ngrams else None, weight, transformer_turns
     )
     reranker, rerank_metrics = None, {}
-    if validation:
-        reranker, rerank_metrics = train_reranker(vectors, train, validation, settings, progress)
+    if fused is not None:
+        reranker, rerank_metrics = train_reranker(fused, train, validation, settings, progress)
     history = reusable_replies(dialogues, settings.pool)
     candidates, embeddings = build_pool(
         template_candidates(responses), history, vectors.encode_replies, settings.pool
@@ -168,9 +175,11 @@ NGRAM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 def choose_ngram_weight(
     transformer: RankerEncoder, ngrams: NgramEncoder, validation: list[ReplyPair], settings
-) -> tuple[float, dict]:
-    """The n-gram weight with the best 1-of-100 recall@1 on validation (0 drops it)."""
-    task = selection_task(validation, 100, settings.finetune.seed + 1)
+) -> tuple[float, dict, np.ndarray]:
+    """The n-gram weight with the best 1-of-100 recall@1 on validation (0 drops it), and
+    the fused scores of `weight_task`'s candidates at that weight: what the served
+    `RankerVectors` give them, without encoding the validation pairs again."""
+    task = weight_task(validation, settings)
     recent = [p.context for p in transformer_pairs(validation, settings)]
     dense = _candidate_scores(
         task, transformer.encode_contexts(recent), transformer.encode_replies(task.replies)
@@ -181,29 +190,31 @@ def choose_ngram_weight(
     )
     recall = {w: float(((dense + w * sparse).argmax(axis=1) == 0).mean()) for w in NGRAM_WEIGHTS}
     best = max(NGRAM_WEIGHTS, key=lambda w: (recall[w], -w))
-    return best, {
+    metrics = {
         "ranker_ngram_weight": best,
         "ranker_weight_choice_recall_at_1": {str(w): round(r, 4) for w, r in recall.items()},
     }
+    return best, metrics, dense + best * sparse
 
 
 def train_reranker(
-    vectors: RankerVectors,
+    fused: np.ndarray,
     train: list[ReplyPair],
     validation: list[ReplyPair],
     settings: RankerSettings,
     progress: Progress,
 ) -> tuple[Reranker | None, dict]:
     """The second stage, fitted on the validation pairs the n-gram weight was chosen on,
-    over the fused scores as served; None when it does not pay there."""
-    task = selection_task(validation, 100, settings.finetune.seed + 1)
-    fused = _candidate_scores(
-        task,
-        vectors.encode_contexts([p.context for p in validation]),
-        vectors.encode_replies(task.replies),
-    )
+    over their fused scores (`choose_ngram_weight`'s); None when it does not pay there."""
+    task = weight_task(validation, settings)
     replies = [p.reply for p in train]
     return fit_reranker(task, fused, replies, settings.finetune.seed, progress)
+
+
+def weight_task(validation: list[ReplyPair], settings: RankerSettings) -> SelectionTask:
+    """The 1-of-100 draws the n-gram weight and the re-ranker are chosen on (seeded apart
+    from `_validate`'s, which report the final figures)."""
+    return selection_task(validation, 100, settings.finetune.seed + 1)
 
 
 def transformer_pairs(pairs: list[ReplyPair], settings: RankerSettings) -> list[ReplyPair]:
