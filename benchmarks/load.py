@@ -113,13 +113,12 @@ class Server:
         raise RuntimeError("server did not become ready")
 
     def cpu_seconds(self) -> float:
-        """CPU time the server process has used, all its threads (Linux /proc; else NaN)."""
+        """CPU time the server has used: all its threads and its child processes (the
+        encoder runs in one). Linux /proc; NaN elsewhere."""
         try:
-            with open(f"/proc/{self.process.pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
+            return sum(_process_cpu_seconds(pid) for pid in _process_tree(self.process.pid))
         except OSError:
             return float("nan")
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()
@@ -127,6 +126,23 @@ class Server:
             self.process.wait(timeout=30)
         finally:
             self.log.close()
+
+
+def _process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, from each thread's /proc children list."""
+    tree, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        tree.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            pending += [int(c) for c in (task / "children").read_text().split()]
+    return tree
+
+
+def _process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 async def run_level(

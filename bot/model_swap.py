@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -38,8 +39,11 @@ class ModelHolder:
         model: BotModel,
         registry: ModelRegistry | None = None,
         poll_seconds: float = DEFAULT_POLL_SECONDS,
+        load: Callable[[Path], BotModel] = BotModel.load,
     ):
         self._model = model
+        self._load = load
+        """How promoted versions are loaded (`serving_model` gives them an encoder process)."""
         self.registry = registry
         self.poll_seconds = poll_seconds
         self.loaded = registry.current_version() if registry else None
@@ -73,7 +77,7 @@ class ModelHolder:
             version = self.registry.current_version()
             if version is None or version == self.loaded:
                 return False
-            model = await asyncio.to_thread(BotModel.load, self.registry.version_dir(version))
+            model = await asyncio.to_thread(self._load, self.registry.version_dir(version))
             previous = self._model.version
             self.swap(model, version)
             log.info("model swapped: %s -> %s", previous, model.version)
@@ -93,12 +97,14 @@ class ModelHolder:
 
 def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> BotModel:
     """What `supportbot serve --model PATH` serves: a model directory as is, or a registry
-    root's current version behind a holder that follows later promotions."""
+    root's current version behind a holder that follows later promotions. Its encoder
+    runs in a child process (retrieval/encoder_process.py)."""
+    load = partial(BotModel.load, encoder_process=True)
     registry = ModelRegistry(path)
     if not registry.is_registry():
-        return BotModel.load(path)
-    model = BotModel.load(registry.current_dir())
-    return ModelHolder(model, registry, poll_seconds)  # type: ignore[return-value]
+        return load(path)
+    model = load(registry.current_dir())
+    return ModelHolder(model, registry, poll_seconds, load)  # type: ignore[return-value]
 
 
 def add_model_routes(app: web.Application, model: object) -> None:

@@ -75,11 +75,14 @@ class BotModel:
         return self.manifest.version
 
     @classmethod
-    def load(cls, model_dir: Path) -> BotModel:
+    def load(cls, model_dir: Path, *, encoder_process: bool = False) -> BotModel:
+        """`encoder_process` runs the ONNX encoder in a child process of its own
+        (retrieval/encoder_process.py): what a server under load wants, and only a
+        second of start-up cost for anything else."""
         model_dir = Path(model_dir)
         manifest = read_manifest(model_dir)
         info = manifest.classifier
-        encoder = load_serving_encoder(model_dir, manifest)
+        encoder = load_serving_encoder(model_dir, manifest, in_child=encoder_process)
         settings = ClassifierSettings(
             info.temperature,
             info.oos_threshold,
@@ -183,13 +186,20 @@ class BotModel:
         return self.index.passage_with_answer(kb.answers[label])
 
 
-def load_serving_encoder(model_dir: Path, manifest: Manifest, backend: str | None = None):
-    """The int8 ONNX encoder when the model has one; PyTorch when asked
-    (SUPPORTBOT_BACKEND=torch) or when the ONNX export is absent."""
+def load_serving_encoder(
+    model_dir: Path, manifest: Manifest, backend: str | None = None, *, in_child: bool = False
+):
+    """The int8 ONNX encoder when the model has one (in a child process with `in_child`);
+    PyTorch, in-process, when asked (SUPPORTBOT_BACKEND=torch) or when the ONNX export is
+    absent."""
     info = manifest.classifier
     backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
     if backend not in ("onnx", "torch"):
         raise ModelError(f"SUPPORTBOT_BACKEND: expected 'onnx' or 'torch', got {backend!r}")
+    if backend == "onnx" and info.onnx and in_child:
+        from retrieval.encoder_process import EncoderProcess
+
+        return EncoderProcess(model_dir / info.onnx)
     if backend == "onnx" and info.onnx:
         from retrieval.onnx_encoder import serving_encoder
 

@@ -1,0 +1,182 @@
+"""The serving encoder in a child process of its own, so it never waits on the server's GIL.
+
+The encoder's ONNX runs release the GIL, but each text still takes it to be tokenised,
+to start its run and to be pooled. Inside the server those short holds queue behind the
+event loop (HTTP, moderation, conversation state, logging) and cores sit idle while the
+encoder waits its turn. In a child process the encoder has an interpreter of its own:
+the server sends a batch's texts over a pipe and gets the vectors back.
+
+`supportbot serve` loads its model this way (`BotModel.load(..., encoder_process=True)`);
+everything else (training, evaluation, `supportbot predict`) keeps the encoder in-process,
+where a second interpreter would only add start-up time.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+import weakref
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import numpy as np
+
+from bot.errors import ModelError
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 120.0
+"""Loading the int8 encoder takes about a second; a child silent for this long is stuck."""
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+class EncoderProcess:
+    """`OnnxEncoder`'s serving interface (`encode`, `encode_layers`, `dimension`, `layers`)
+    over `serving_encoder` running in a child process.
+
+    Thread-safe: concurrent calls take turns on one pipe; the child spreads each batch over
+    its cores as the in-process encoder does. A child that dies fails the batch in hand
+    with a `ModelError` and is started again for the next one. The child stops when this
+    object is closed or collected, or when the server exits.
+    """
+
+    def __init__(self, onnx_dir: Path, start_timeout: float = START_TIMEOUT_SECONDS):
+        self.path = Path(onnx_dir)
+        self._start_timeout = start_timeout
+        self._lock = threading.Lock()
+        self._process: BaseProcess | None = None
+        self._pipe: Connection | None = None
+        self._stop = lambda: None
+        self.dimension = 0
+        self.layers = 1
+        self.quantized = False
+        with self._lock:
+            self._start()
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (for tests and CPU accounting)."""
+        return self._process.pid if self._process is not None else None
+
+    def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """L2-normalised float32 vectors, one row per text, in input order."""
+        return self.encode_layers(texts, 1, batch_size)
+
+    def encode_layers(self, texts: list[str], count: int, batch_size: int = 64) -> np.ndarray:
+        """As `OnnxEncoder.encode_layers`, computed in the child."""
+        with self._lock:
+            if self._pipe is None:
+                self._start()
+            try:
+                self._pipe.send((list(texts), count, batch_size))
+                status, payload = self._pipe.recv()
+            except (EOFError, OSError) as exc:
+                code = self._process.exitcode if self._process is not None else None
+                self._discard()
+                raise ModelError(
+                    f"{self.path}: the encoder process exited (code {code}) during a batch; "
+                    "it is started again for the next one"
+                ) from exc
+        if status == "error":
+            raise ModelError(payload)
+        return payload
+
+    def close(self) -> None:
+        """Stop the child (idempotent)."""
+        with self._lock:
+            self._discard()
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # fork would copy the server's threads
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=serve_encoder,
+            args=(theirs, str(self.path)),
+            name="supportbot-encoder",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        self._process, self._pipe = process, ours
+        self._stop = weakref.finalize(self, _stop_child, process, ours)
+        ready = self._first_reply()
+        self.dimension, self.layers, self.quantized = ready
+
+    def _first_reply(self) -> tuple[int, int, bool]:
+        try:
+            if not self._pipe.poll(self._start_timeout):
+                raise ModelError(
+                    f"{self.path}: the encoder process did not start within "
+                    f"{self._start_timeout:.0f} s"
+                )
+            status, payload = self._pipe.recv()
+        except (EOFError, OSError) as exc:
+            code = self._process.exitcode
+            self._discard()
+            raise ModelError(f"{self.path}: the encoder process exited (code {code})") from exc
+        except ModelError:
+            self._discard()
+            raise
+        if status == "error":
+            self._discard()
+            raise ModelError(payload)
+        return payload
+
+    def _discard(self) -> None:
+        self._stop()
+        self._process = self._pipe = None
+
+
+def _stop_child(process: BaseProcess, pipe: Connection) -> None:
+    """Ask the child to finish, then make sure it has."""
+    try:
+        pipe.send(None)
+    except (OSError, ValueError):
+        pass  # already gone
+    pipe.close()
+    process.join(STOP_TIMEOUT_SECONDS)
+    if process.is_alive():
+        process.kill()
+        process.join()
+
+
+def serve_encoder(pipe: Connection, onnx_dir: str) -> None:
+    """The child: load the serving encoder, then answer batches until told to stop or the
+    server's end of the pipe closes. Ctrl-C reaches the whole process group; the child
+    ignores it so that the server can finish its in-flight turns first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        encoder = _load(Path(onnx_dir))
+    except Exception as exc:  # reported to the parent, which raises it
+        pipe.send(("error", _describe(exc)))
+        return
+    pipe.send(("ready", (encoder.dimension, encoder.layers, encoder.quantized)))
+    while True:
+        try:
+            request = pipe.recv()
+        except (EOFError, OSError):
+            return  # the server is gone
+        if request is None:
+            return
+        texts, count, batch_size = request
+        try:
+            reply = ("ok", encoder.encode_layers(texts, count, batch_size))
+        except Exception as exc:  # one bad batch must not end the child
+            reply = ("error", _describe(exc))
+        pipe.send(reply)
+
+
+def _load(onnx_dir: Path):
+    from threadpoolctl import threadpool_limits
+
+    from retrieval.onnx_encoder import serving_encoder
+
+    threadpool_limits(limits=1)  # pooling's numpy must not spin threads beside the runs
+    return serving_encoder(onnx_dir)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, ModelError) else f"encoder process: {exc!r}"

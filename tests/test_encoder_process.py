@@ -1,0 +1,95 @@
+"""The serving encoder in a child process: same vectors, loud failures, restarts, stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.errors import ModelError
+from bot.model_swap import serving_model
+from retrieval.bot_model import BotModel
+from retrieval.encoder_process import EncoderProcess
+from retrieval.model_dir import read_manifest
+from retrieval.onnx_encoder import serving_encoder
+
+TEXTS = ["I lost my card", "how do I reset my password?", "hi", "where is my refund " * 5]
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(tiny_model_dir: Path) -> Path:
+    return tiny_model_dir / read_manifest(tiny_model_dir).classifier.onnx
+
+
+@pytest.fixture(scope="module")
+def encoder_process(onnx_dir: Path):
+    encoder = EncoderProcess(onnx_dir)
+    yield encoder
+    encoder.close()
+
+
+def test_child_gives_the_in_process_encoders_vectors(encoder_process, onnx_dir):
+    here = serving_encoder(onnx_dir)
+    assert encoder_process.dimension == here.dimension
+    assert encoder_process.layers == here.layers
+    np.testing.assert_array_equal(encoder_process.encode(TEXTS), here.encode(TEXTS))
+    count = here.layers
+    np.testing.assert_array_equal(
+        encoder_process.encode_layers(TEXTS, count), here.encode_layers(TEXTS, count)
+    )
+    assert encoder_process.encode([]).shape == (0, here.dimension)
+
+
+def test_an_error_in_the_child_reaches_the_caller_and_the_child_goes_on(encoder_process):
+    too_many = encoder_process.layers + 1
+    with pytest.raises(ModelError, match=f"the intent head reads {too_many} layers"):
+        encoder_process.encode_layers(TEXTS, too_many)
+    assert encoder_process.encode(["still there"]).shape == (1, encoder_process.dimension)
+
+
+def test_a_dead_child_fails_its_batch_and_is_started_again(onnx_dir):
+    encoder = EncoderProcess(onnx_dir)
+    try:
+        first = encoder.pid
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(ModelError) as failed:
+            encoder.encode(TEXTS)
+        assert str(failed.value) == (
+            f"{onnx_dir}: the encoder process exited (code -9) during a batch; "
+            "it is started again for the next one"
+        )
+        assert encoder.encode(TEXTS).shape == (len(TEXTS), encoder.dimension)
+        assert encoder.pid not in (None, first)
+    finally:
+        encoder.close()
+
+
+def test_close_stops_the_child(onnx_dir):
+    encoder = EncoderProcess(onnx_dir)
+    process = encoder._process
+    encoder.close()
+    assert not process.is_alive()
+    assert process.exitcode == 0
+    encoder.close()  # twice is fine
+
+
+def test_a_broken_export_fails_at_start_with_the_childs_reason(tmp_path):
+    with pytest.raises(ModelError) as failed:
+        EncoderProcess(tmp_path)
+    assert str(failed.value) == f"{tmp_path}: model.onnx missing"
+
+
+def test_the_server_loads_its_model_with_an_encoder_process(tiny_model_dir):
+    model = serving_model(tiny_model_dir)
+    try:
+        assert isinstance(model.encoder, EncoderProcess)
+        in_process = BotModel.load(tiny_model_dir)
+        assert not isinstance(in_process.encoder, EncoderProcess)
+        texts = ["I lost my card", "thanks"]
+        served = [a.prediction.intent for a in model.analyse(texts)]
+        assert served == [a.prediction.intent for a in in_process.analyse(texts)]
+    finally:
+        model.encoder.close()
