@@ -8,71 +8,51 @@ fails rolls back its savepoint only, and its caller gets the error; if the commi
 every write in it gets that error. A caller's future resolves only after the commit, so a
 turn answered is a turn on disk, as before.
 
-Jobs go to the store's single-thread executor, one per write, in the order the writes
-were queued; a job finding the queue already emptied by an earlier one returns at once.
-Reads and other jobs on that executor therefore still see every write queued before them.
+Writes reach the store's single-thread executor through `ExecutorBatches`: a job only
+when none is waiting to start, one wake-up per commit. A job submitted to that executor
+after a write (a read, say) runs after the commit that holds it.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import sqlite_utils
 
+from bot.executor_batches import ExecutorBatches, Outcome
+
 T = TypeVar("T")
-Write = tuple[Callable[..., Any], tuple, asyncio.Future, asyncio.AbstractEventLoop]
+Write = tuple[Callable[..., Any], tuple]
 
 
 class GroupCommit:
     def __init__(self, db: sqlite_utils.Database, executor: Executor):
         self._db = db
-        self._executor = executor
-        self._queued: deque[Write] = deque()
+        self._batches: ExecutorBatches[Write, Any] = ExecutorBatches(executor, self._commit)
         self.commits = 0
         """Transactions committed so far (tests read it to see writes grouped)."""
 
     async def write(self, func: Callable[..., T], *args: Any) -> T:
         """`func(db, *args)` in the next group transaction; returns once it is committed."""
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future = loop.create_future()
-        self._queued.append((func, args, future, loop))
-        await loop.run_in_executor(self._executor, self._commit_queued)
-        return await future
+        return await self._batches.submit((func, args))
 
-    def _commit_queued(self) -> None:
-        """On the executor's thread: run and commit everything queued. Never raises."""
-        batch: list[Write] = []
-        while self._queued:
-            batch.append(self._queued.popleft())
-        if not batch:
-            return
-        outcomes: list[tuple[Any, BaseException | None]] = []
+    def _commit(self, batch: list[Write]) -> list[Outcome]:
+        """On the executor's thread: run each write in its savepoint, commit once."""
+        outcomes: list[Outcome] = []
         try:
             with self._db.atomic():
-                for func, args, _, _ in batch:
+                for func, args in batch:
                     outcomes.append(self._run_one(func, args))
             self.commits += 1
         except Exception as exc:  # the commit failed: nothing in the batch was written
             outcomes = [(None, exc)] * len(batch)
-        for (_, _, future, loop), (result, error) in zip(batch, outcomes, strict=True):
-            loop.call_soon_threadsafe(_settle, future, result, error)
+        return outcomes
 
-    def _run_one(self, func: Callable[..., Any], args: tuple) -> tuple[Any, Exception | None]:
+    def _run_one(self, func: Callable[..., Any], args: tuple) -> Outcome:
         try:
             with self._db.atomic():  # a savepoint inside the group's transaction
                 return func(self._db, *args), None
         except Exception as exc:
             return None, exc
-
-
-def _settle(future: asyncio.Future, result: Any, error: BaseException | None) -> None:
-    if future.cancelled():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

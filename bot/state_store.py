@@ -18,12 +18,14 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import sqlite_utils
 
 from bot.conversation_state import BOT, HANDED_OFF, ConversationState
+from bot.executor_batches import ExecutorBatches, Outcome
 from bot.store import SQLiteConversationStore, open_side_database
 
 STATE_SCHEMA = """
@@ -63,6 +65,22 @@ def read_state(db: sqlite_utils.Database, conversation_id: str) -> dict | None:
         "SELECT state FROM conversation_state WHERE conversation_id = ?", [conversation_id]
     ).fetchone()
     return json.loads(row[0]) if row else None
+
+
+def read_states(db: sqlite_utils.Database, conversation_ids: list[str]) -> list[Outcome]:
+    """`read_state` for many conversations in one query per 500, as `ExecutorBatches`
+    outcomes in input order (None for a conversation with no state)."""
+    found: dict[str, dict] = {}
+    unique = list(dict.fromkeys(conversation_ids))
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = db.execute(
+            "SELECT conversation_id, state FROM conversation_state "
+            f"WHERE conversation_id IN ({', '.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+        found.update((conversation, json.loads(state)) for conversation, state in rows)
+    return [(found.get(conversation), None) for conversation in conversation_ids]
 
 
 def write_state(db: sqlite_utils.Database, conversation_id: str, state: dict) -> None:
@@ -169,6 +187,10 @@ class SQLiteStateStore:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-state")
         self._db = self._executor.submit(open_state_db, path).result()
         self._writer = writer
+        self._reads: ExecutorBatches[str, dict | None] = ExecutorBatches(
+            self._executor, partial(read_states, self._db)
+        )
+        """Turns starting together load their states in one query and one hand-off."""
 
     async def _run(self, func, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
@@ -179,7 +201,7 @@ class SQLiteStateStore:
         return await self._writer.write(func, *args)
 
     async def load_state(self, conversation_id: str) -> dict | None:
-        return await self._run(read_state, self._db, conversation_id)
+        return await self._reads.submit(conversation_id)
 
     async def save_state(self, conversation_id: str, state: dict) -> None:
         await self._write(write_state, conversation_id, state)

@@ -306,6 +306,34 @@ async def test_state_survives_in_sqlite_and_the_cli_side_release_is_seen(tmp_pat
     await states.close()
 
 
+async def test_states_loaded_together_each_get_their_own_in_order(tmp_path):
+    from bot.state_store import SQLiteStateStore
+
+    states = SQLiteStateStore(tmp_path / "log.db")
+    try:
+        await states.save_state("a", {"status": "bot", "updated_at": 1.0, "slots": {"x": 1}})
+        await states.save_state("b", {"status": "bot", "updated_at": 2.0})
+        asked = ["a", "missing", "b", "a"]
+        loaded = await asyncio.gather(*(states.load_state(c) for c in asked))
+        assert [state and state["updated_at"] for state in loaded] == [1.0, None, 2.0, 1.0]
+        assert loaded[0]["slots"] == {"x": 1}
+    finally:
+        await states.close()
+
+
+def test_reading_many_states_spans_several_queries(tmp_path):
+    from bot.state_store import open_state_db, read_states, write_state
+
+    db = open_state_db(tmp_path / "log.db")
+    for number in range(0, 1200, 7):
+        write_state(db, f"c{number}", {"status": "bot", "updated_at": float(number)})
+    outcomes = read_states(db, [f"c{number}" for number in range(1200)])
+    assert [number for number, (state, _) in enumerate(outcomes) if state] == list(
+        range(0, 1200, 7)
+    )
+    assert all(error is None for _, error in outcomes)
+
+
 def test_form_whose_done_template_names_an_unknown_slot_is_a_config_error():
     from pydantic import ValidationError
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from bot.group_commit import GroupCommit
 from bot.state_store import read_state, write_state
 from bot.store import SQLiteConversationStore, open_database
 from tests.test_store import make_turn
@@ -80,3 +82,12 @@ async def test_writes_after_close_are_refused(store):
     await store.close()
     with pytest.raises(RuntimeError, match="closed"):
         await store.write(write_state, "c", {})
+
+
+async def test_a_write_to_a_shut_executor_fails_at_once_and_leaves_nothing_queued(tmp_path):
+    executor = ThreadPoolExecutor(max_workers=1)
+    executor.shutdown()
+    commits = GroupCommit(open_database(tmp_path / "log.db"), executor)
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        await asyncio.wait_for(commits.write(write_state, "c1", {"slots": {}}), 5)
+    assert commits._batches.idle
