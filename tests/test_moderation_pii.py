@@ -10,6 +10,7 @@ import pytest
 from bot.moderation import ModerationConfig, PiiDetector, find_pii, luhn_valid, redact
 from bot.moderation.config import NationalIdRule
 from bot.moderation.identifiers import iban_check_digits, iban_valid
+from bot.moderation.pii import CLEAN_TEXTS_REMEMBERED
 
 EVAL = Path(__file__).resolve().parents[1] / "data" / "moderation_eval" / "messages.jsonl"
 
@@ -147,6 +148,31 @@ def test_national_id_formats_are_configurable():
     [span] = detector.find("Steuer-ID 12 345 678 901 bitte")
 
     assert (span.type, span.rule, span.value) == ("NATIONAL_ID", "de_tax_id", "12 345 678 901")
+
+
+def test_a_national_id_rule_skips_messages_with_fewer_digits_than_it_needs():
+    def found(min_digits: int, text: str) -> list[str]:
+        rule = NationalIdRule(name="ref", pattern=r"\bX-?\d{3}\b", min_digits=min_digits)
+        return [s.value for s in PiiDetector(ModerationConfig(national_ids=[rule])).find(text)]
+
+    assert found(0, "my id is X-123") == ["X-123"]
+    assert found(3, "my id is X-123") == ["X-123"]
+    assert found(4, "my id is X-123") == []  # the rule said a match holds 4 digits
+    assert found(4, "my id is X-123, room 4") == ["X-123"]
+
+
+def test_only_texts_without_personal_data_are_remembered_and_only_so_many():
+    detector = PiiDetector()
+    assert detector.find("where is my card?") == []
+    assert detector.find("where is my card?") == []
+    email = "write to jane.doe@example.com"
+    assert [s.value for s in detector.find(email)] == ["jane.doe@example.com"]
+    assert [s.value for s in detector.find(email)] == ["jane.doe@example.com"]
+    assert list(detector._clean) == ["where is my card?"]
+    for number in range(CLEAN_TEXTS_REMEMBERED + 5):
+        detector.find(f"message {'x' * number}")
+    assert len(detector._clean) == CLEAN_TEXTS_REMEMBERED
+    assert "where is my card?" not in detector._clean  # the oldest went first
 
 
 def test_redact_replaces_every_span_with_its_placeholder():

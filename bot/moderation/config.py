@@ -22,6 +22,9 @@ class NationalIdRule(_Strict):
     pattern: str
     checksum: str = "none"
     ignore_case: bool = False
+    min_digits: int = Field(default=0, ge=0)
+    """Digits every match holds: a message with fewer is not searched (most messages have
+    none, and the search runs several times a turn). 0 searches every message."""
 
     @field_validator("pattern")
     @classmethod
@@ -42,13 +45,17 @@ class NationalIdRule(_Strict):
 
 DEFAULT_NATIONAL_IDS = [
     NationalIdRule(
-        name="us_ssn", pattern=r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])", checksum="us_ssn"
+        name="us_ssn",
+        pattern=r"(?<![\d-])\d{3}[- ]\d{2}[- ]\d{4}(?![\d-])",
+        checksum="us_ssn",
+        min_digits=9,
     ),
     NationalIdRule(
         name="uk_nino",
         pattern=r"\b[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b",
         checksum="uk_nino",
         ignore_case=True,
+        min_digits=6,
     ),
 ]
 

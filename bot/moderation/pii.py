@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +52,10 @@ _PHONE_CUE = re.compile(
     re.IGNORECASE,
 )
 _MIN_PHONE_DIGITS = 7
+CLEAN_TEXTS_REMEMBERED = 512
+"""Texts found free of personal data, remembered so that a turn's later checks of the
+same text (its log row, its conversation history) and the bot's recurring replies are
+not searched again. Texts with personal data are never remembered."""
 # A match glued to letters or digits, or after a currency sign, is part of a code or amount.
 _PART_OF_SOMETHING_ELSE = re.compile(r"(?:[A-Za-z0-9]|\d[ -]|[£$€¥])$")
 _CONTINUES = re.compile(r"[A-Za-z0-9]|[ -]\d")
@@ -72,22 +77,36 @@ class PiiSpan:
 
 
 class PiiDetector:
-    """All personal-data detectors for one configuration; thread-safe, no state per call."""
+    """All personal-data detectors for one configuration; thread-safe. Its only state is
+    the bounded memory of texts it found clean."""
 
     def __init__(self, config: ModerationConfig | None = None):
         config = config or ModerationConfig()
         self.phone_regions = list(config.phone_regions)
         PhoneMetadata.load_all()  # ~0.1 s once, instead of a few ms on each new country
         self.national_ids = [(rule, _compile(rule)) for rule in config.national_ids]
+        self._clean: OrderedDict[str, None] = OrderedDict()
 
     def find(self, text: str) -> list[PiiSpan]:
         """Non-overlapping spans, ordered by position."""
+        if text in self._clean:
+            return []
         taken: list[PiiSpan] = []
         for found in self._detectors(text):
             for span in sorted(found, key=lambda s: s.start - s.end):  # longest first
                 if not _overlaps(span, taken):
                     taken.append(span)
+        if not taken:
+            self._remember_clean(text)
         return sorted(taken, key=lambda span: span.start)
+
+    def _remember_clean(self, text: str) -> None:
+        self._clean[text] = None
+        while len(self._clean) > CLEAN_TEXTS_REMEMBERED:
+            try:
+                self._clean.popitem(last=False)
+            except KeyError:  # another thread emptied it meanwhile
+                break
 
     def _detectors(self, text: str) -> list[Iterable[PiiSpan]]:
         """The detectors that could match `text`, in `PRIORITY` order. Most messages have
@@ -101,7 +120,7 @@ class PiiDetector:
             detectors.append(_emails(text))
         if digits:
             detectors += [_ibans(text), _cards(text)]
-        detectors.append(self._national_ids(text))  # configured patterns: no precondition known
+        detectors.append(self._national_ids(text, digits))
         if digits or text.count(":") >= 2:
             detectors.append(_ips(text))
         if digits >= _MIN_PHONE_DIGITS:
@@ -113,8 +132,10 @@ class PiiDetector:
         spans = self.find(text) if spans is None else spans
         return replace_spans(text, spans)
 
-    def _national_ids(self, text: str) -> Iterator[PiiSpan]:
+    def _national_ids(self, text: str, digits: int) -> Iterator[PiiSpan]:
         for rule, pattern in self.national_ids:
+            if digits < rule.min_digits:
+                continue
             for match in pattern.finditer(text):
                 if CHECKSUMS[rule.checksum](match.group()):
                     yield PiiSpan(
