@@ -5,8 +5,12 @@ bot (trained first if `models/banking-demo` is missing), then drives the Rasa RE
 webhook with an aiohttp client: at each concurrency level, that many clients send
 BANKING77 test messages back to back, each message as a new conversation (so the
 per-sender rate limit never answers instead of the model). The raw encoder's batched
-throughput (the serving int8 encoder, batches of 64, no server) is measured in the same
-run as the ceiling the server's throughput is compared with.
+throughput (the serving int8 encoder, batches of 64, no server) is the ceiling the
+server's throughput is compared with. It is measured in this process, with the server
+idle, just before the first level, between levels and after the last: each level is
+compared with the mean of the measurements on either side of it, because this machine's
+speed drifts by a quarter within minutes. The server's CPU time includes its child
+processes (the encoder runs in one).
 
     python benchmarks/load.py [--model models/banking-demo] [--concurrency 1 16 64]
                               [--requests 600] [--out results/load]
@@ -60,17 +64,30 @@ def ensure_model(model: Path) -> None:
     train_model(DEMO_DATA, model, progress=lambda line: None)
 
 
-def encoder_throughput(model: Path, texts: list[str], seconds: float = 10.0) -> dict[str, float]:
-    """Messages per second through the serving int8 encoder alone, batches of 64, in the
-    two ways it can use the cores: the server's (one thread per run, a run per core) and
-    one run at a time with every core on it. The ceiling is the faster of the two."""
-    from retrieval.model_dir import read_manifest
-    from retrieval.onnx_encoder import OnnxEncoder, serving_encoder
+class EncoderCeiling:
+    """The serving int8 encoder alone, in the two ways it can use the cores: the server's
+    (one thread per run, a run per core) and one run at a time with every core on it.
+    A measurement is the faster of the two, in messages per second."""
 
-    onnx_dir = model / read_manifest(model).classifier.onnx
-    encoders = {"runs side by side": serving_encoder(onnx_dir), "one run, all cores": None}
-    encoders["one run, all cores"] = OnnxEncoder(onnx_dir)
-    return {name: _messages_per_second(e, texts, seconds) for name, e in encoders.items()}
+    def __init__(self, model: Path, texts: list[str]):
+        from retrieval.model_dir import read_manifest
+        from retrieval.onnx_encoder import OnnxEncoder, serving_encoder
+
+        onnx_dir = model / read_manifest(model).classifier.onnx
+        self.encoders = {
+            "runs side by side": serving_encoder(onnx_dir),
+            "one run, all cores": OnnxEncoder(onnx_dir),
+        }
+        self.texts = texts
+        self.measurements: list[dict[str, float]] = []
+
+    def measure(self, seconds: float = 5.0) -> float:
+        rates = {
+            name: round(_messages_per_second(encoder, self.texts, seconds), 1)
+            for name, encoder in self.encoders.items()
+        }
+        self.measurements.append(rates)
+        return max(rates.values())
 
 
 def _messages_per_second(encoder, texts: list[str], seconds: float) -> float:
@@ -194,7 +211,9 @@ async def run_level(
     }
 
 
-async def drive(server: Server, texts: list[str], levels: list[int], total: int) -> list[dict]:
+async def drive(
+    server: Server, ceiling: EncoderCeiling, texts: list[str], levels: list[int], total: int
+) -> list[dict]:
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=max(levels) + 8)
@@ -203,39 +222,47 @@ async def drive(server: Server, texts: list[str], levels: list[int], total: int)
         await server.wait_ready(session)
         await run_level(session, server.url, texts, 4, WARM_UP, first=0)  # not reported
         results = []
+        before = ceiling.measure()  # blocks the loop: nothing else runs meanwhile
         for number, level in enumerate(levels):
             cpu = server.cpu_seconds()
             first = WARM_UP + number * total
             result = await run_level(session, server.url, texts, level, total, first)
             result["server_cpu_ms"] = round((server.cpu_seconds() - cpu) * 1000 / total, 2)
+            after = ceiling.measure()
+            result["ceiling"] = round((before + after) / 2, 1)
+            result["share_of_ceiling"] = round(result["throughput_rps"] / result["ceiling"], 3)
             print(json.dumps(result), flush=True)
             results.append(result)
+            before = after
         return results
 
 
 def report(
-    command: str, loads: list[float], results: list[dict], encoder_rates: dict[str, float]
+    command: str, loads: list[float], results: list[dict], ceiling: EncoderCeiling
 ) -> list[str]:
-    ceiling = max(encoder_rates.values())
-    rates = "; ".join(f"{name}: {rate:.1f}" for name, rate in encoder_rates.items())
+    measured = "; ".join(
+        "/".join(f"{rate:.1f}" for rate in rates.values()) for rates in ceiling.measurements
+    )
     lines = [
         "# Load benchmark",
         "",
         f"- command: `{command}`",
         *machine_info(loads),
         f"- raw encoder throughput (serving int8 encoder, batches of {ENCODER_BATCH}, no "
-        f"server), messages/s: {rates}; ceiling {ceiling:.1f}",
+        f"server), messages/s, {' / '.join(ceiling.encoders)}, before the first level, "
+        f"between levels and after the last: {measured}",
         "",
         "| concurrency | requests | errors | median ms | p99 ms | throughput req/s "
-        "| % of raw encoder | server CPU ms per request | client CPU ms per request |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| raw encoder msg/s | % of raw encoder | server CPU ms per request "
+        "| client CPU ms per request |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r["errors"].values())
-        share = 100 * r["throughput_rps"] / ceiling if ceiling else float("nan")
         lines.append(
             f"| {r['concurrency']} | {r['requests']} | {errors} | {r['median_ms']:.2f} "
-            f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {share:.0f}% "
+            f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {r['ceiling']:.1f} "
+            f"| {100 * r['share_of_ceiling']:.0f}% "
             f"| {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |"
         )
     return lines
@@ -261,23 +288,21 @@ def main(argv: list[str] | None = None) -> dict:
     texts = read_messages(args.messages)
     ensure_model(args.model)
     loads = [os.getloadavg()[0]]
-    encoder_rates = encoder_throughput(args.model, texts)
-    ceiling = max(encoder_rates.values())
-    loads.append(os.getloadavg()[0])
+    ceiling = EncoderCeiling(args.model, texts)
     with tempfile.TemporaryDirectory(prefix="load-bench-") as scratch:
         server = Server(args.model, Path(scratch))
         try:
-            results = asyncio.run(drive(server, texts, args.concurrency, args.requests))
+            levels = (args.concurrency, args.requests)
+            results = asyncio.run(drive(server, ceiling, texts, *levels))
         finally:
             server.stop()
     loads.append(os.getloadavg()[0])
-    lines = report(command, loads, results, encoder_rates)
+    lines = report(command, loads, results, ceiling)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "load.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     summary = {
         "command": command,
-        "encoder_messages_per_second": encoder_rates,
-        "ceiling": ceiling,
+        "encoder_messages_per_second": ceiling.measurements,
         "levels": results,
     }
     (args.out / "load.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
