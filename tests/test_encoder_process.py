@@ -6,11 +6,15 @@ import os
 import signal
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 import pytest
+import sqlite_utils
 
+from bot import messages
 from bot.errors import ModelError
 from bot.model_swap import serving_model
+from bot.testing import live_server
 from retrieval.bot_model import BotModel
 from retrieval.encoder_process import EncoderProcess
 from retrieval.model_dir import read_manifest
@@ -91,5 +95,35 @@ def test_the_server_loads_its_model_with_an_encoder_process(tiny_model_dir):
         texts = ["I lost my card", "thanks"]
         served = [a.prediction.intent for a in model.analyse(texts)]
         assert served == [a.prediction.intent for a in in_process.analyse(texts)]
+    finally:
+        model.encoder.close()
+
+
+async def test_a_served_turn_whose_encoder_dies_gets_the_apology_and_the_next_turn_an_answer(
+    tiny_model_dir, tmp_path
+):
+    model = BotModel.load(tiny_model_dir, encoder_process=True)
+    webhook = "/webhooks/rest/webhook"
+    try:
+        async with live_server(model, tmp_path / "log.db") as live:
+            async with aiohttp.ClientSession() as session:
+
+                async def say(sender: str) -> list[dict]:
+                    body = {"sender": sender, "message": "where is my order?"}
+                    async with session.post(live.url + webhook, json=body) as response:
+                        assert response.status == 200
+                        return await response.json()
+
+                answers = {r.text for r in model.responses["order_status"]}
+                assert (await say("before"))[0]["text"] in answers
+                os.kill(model.encoder.pid, signal.SIGKILL)
+                assert [reply["text"] for reply in await say("during")] == [messages.ERROR_APOLOGY]
+                assert (await say("after"))[0]["text"] in answers
+        logged = sqlite_utils.Database(tmp_path / "log.db")["turns"].rows_where(order_by="id")
+        assert [(row["conversation_id"], row["action"]) for row in logged] == [
+            ("before", "intent_response"),
+            ("during", "error"),
+            ("after", "intent_response"),
+        ]
     finally:
         model.encoder.close()
