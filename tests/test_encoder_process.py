@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import aiohttp
@@ -45,6 +46,15 @@ def test_child_gives_the_in_process_encoders_vectors(encoder_process, onnx_dir):
         encoder_process.encode_layers(TEXTS, count), here.encode_layers(TEXTS, count)
     )
     assert encoder_process.encode([]).shape == (0, here.dimension)
+
+
+def test_concurrent_callers_each_get_their_own_vectors(encoder_process, onnx_dir):
+    here = serving_encoder(onnx_dir)
+    batches = [[f"{text} ({number})" for text in TEXTS] for number in range(6)]
+    with ThreadPoolExecutor(len(batches)) as callers:
+        served = list(callers.map(encoder_process.encode, batches))
+    for batch, vectors in zip(batches, served, strict=True):
+        np.testing.assert_array_equal(vectors, here.encode(batch))
 
 
 def test_an_error_in_the_child_reaches_the_caller_and_the_child_goes_on(encoder_process):
