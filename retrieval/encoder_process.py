@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_SECONDS = 120.0
 """Loading the int8 encoder takes about a second; a child silent for this long is stuck."""
 STOP_TIMEOUT_SECONDS = 5.0
+PROCESS_NAME = "supportbot-enc"
+"""What `top` and `ps -o comm` show for the child (Linux allows 15 characters)."""
 
 
 class EncoderProcess:
@@ -148,6 +150,7 @@ def serve_encoder(pipe: Connection, onnx_dir: str) -> None:
     server's end of the pipe closes. Ctrl-C reaches the whole process group; the child
     ignores it so that the server can finish its in-flight turns first."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _name_process(PROCESS_NAME)
     try:
         encoder = _load(Path(onnx_dir))
     except Exception as exc:  # reported to the parent, which raises it
@@ -167,6 +170,15 @@ def serve_encoder(pipe: Connection, onnx_dir: str) -> None:
         except Exception as exc:  # one bad batch must not end the child
             reply = ("error", _describe(exc))
         pipe.send(reply)
+
+
+def _name_process(name: str) -> None:
+    """Show the child as `name` in `top` and `ps -o comm` (Linux); elsewhere it keeps the
+    interpreter's name."""
+    try:
+        Path("/proc/self/comm").write_text(name[:15], encoding="ascii")
+    except OSError:
+        pass
 
 
 def _load(onnx_dir: Path):

@@ -81,6 +81,12 @@ def test_a_dead_child_fails_its_batch_and_is_started_again(onnx_dir):
         encoder.close()
 
 
+@pytest.mark.skipif(not Path("/proc/self/comm").exists(), reason="Linux /proc only")
+def test_the_child_is_named_for_operators(encoder_process):
+    comm = Path(f"/proc/{encoder_process.pid}/comm").read_text(encoding="ascii").strip()
+    assert comm == "supportbot-enc"
+
+
 def test_close_stops_the_child(onnx_dir):
     encoder = EncoderProcess(onnx_dir)
     process = encoder._process
