@@ -129,3 +129,37 @@ async def test_after_swap_runs_once_per_swap(registry, tiny_model):
     assert await holder.reload() is True
     assert await holder.reload() is False
     assert swaps == ["v2"]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states in /proc")
+async def test_a_promoted_version_gets_its_own_encoder_process_and_the_old_one_stops(registry):
+    import gc
+
+    from bot.model_swap import serving_model
+
+    holder = serving_model(registry.root)
+    old_child = holder.current.encoder.pid
+    try:
+        registry.promote("v2")
+        assert await holder.reload()
+        new_child = holder.current.encoder.pid
+        assert new_child not in (None, old_child)
+        gc.collect()  # as `supportbot serve` does after a swap (refreeze_loaded_objects)
+        deadline = time.monotonic() + 10
+        while _alive(old_child) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert not _alive(old_child)
+        assert [a.prediction.intent for a in holder.analyse(["where is my order?"])] == [
+            "order_status"
+        ]
+    finally:
+        holder.current.encoder.close()
+
+
+def _alive(pid: int) -> bool:
+    """A child not yet reaped shows as a zombie; that counts as stopped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
