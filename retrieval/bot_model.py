@@ -196,14 +196,12 @@ def load_serving_encoder(
     backend = backend or os.environ.get("SUPPORTBOT_BACKEND", "onnx")
     if backend not in ("onnx", "torch"):
         raise ModelError(f"SUPPORTBOT_BACKEND: expected 'onnx' or 'torch', got {backend!r}")
-    if backend == "onnx" and info.onnx and in_child:
-        from retrieval.encoder_process import EncoderProcess
-
-        return EncoderProcess(model_dir / info.onnx)
     if backend == "onnx" and info.onnx:
+        from retrieval.encoder_process import EncoderProcess
         from retrieval.onnx_encoder import serving_encoder
 
-        return serving_encoder(model_dir / info.onnx)
+        load = EncoderProcess if in_child else serving_encoder
+        return load(model_dir / info.onnx)
     if backend == "onnx":
         log.warning("%s has no ONNX export; serving with PyTorch", model_dir)
     return TextEncoder(model_dir / info.encoder if info.encoder else None)

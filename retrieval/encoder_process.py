@@ -13,7 +13,6 @@ where a second interpreter would only add start-up time.
 
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import signal
 import threading
@@ -26,13 +25,12 @@ import numpy as np
 
 from bot.errors import ModelError
 
-log = logging.getLogger(__name__)
-
 START_TIMEOUT_SECONDS = 120.0
 """Loading the int8 encoder takes about a second; a child silent for this long is stuck."""
 STOP_TIMEOUT_SECONDS = 5.0
 PROCESS_NAME = "supportbot-enc"
-"""What `top` and `ps -o comm` show for the child (Linux allows 15 characters)."""
+"""The child's name: multiprocessing's, and what `top` and `ps -o comm` show (Linux allows
+15 characters)."""
 
 
 class EncoderProcess:
@@ -54,7 +52,6 @@ class EncoderProcess:
         self._stop = lambda: None
         self.dimension = 0
         self.layers = 1
-        self.quantized = False
         with self._lock:
             self._start()
 
@@ -97,17 +94,16 @@ class EncoderProcess:
         process = context.Process(
             target=serve_encoder,
             args=(theirs, str(self.path)),
-            name="supportbot-encoder",
+            name=PROCESS_NAME,
             daemon=True,
         )
         process.start()
         theirs.close()
         self._process, self._pipe = process, ours
         self._stop = weakref.finalize(self, _stop_child, process, ours)
-        ready = self._first_reply()
-        self.dimension, self.layers, self.quantized = ready
+        self.dimension, self.layers = self._first_reply()
 
-    def _first_reply(self) -> tuple[int, int, bool]:
+    def _first_reply(self) -> tuple[int, int]:
         try:
             if not self._pipe.poll(self._start_timeout):
                 raise ModelError(
@@ -156,7 +152,7 @@ def serve_encoder(pipe: Connection, onnx_dir: str) -> None:
     except Exception as exc:  # reported to the parent, which raises it
         pipe.send(("error", _describe(exc)))
         return
-    pipe.send(("ready", (encoder.dimension, encoder.layers, encoder.quantized)))
+    pipe.send(("ready", (encoder.dimension, encoder.layers)))
     while True:
         try:
             request = pipe.recv()
