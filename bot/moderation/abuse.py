@@ -16,6 +16,7 @@ from typing import Literal
 from bot.moderation import wordlists
 from bot.moderation.config import ModerationConfig
 from bot.moderation.offensive import OffensiveScorer, default_scorer
+from bot.moderation.text import fold_case
 from bot.moderation.threats import find_threat
 
 AbuseLabel = Literal["none", "profanity", "insult", "threat"]
@@ -73,9 +74,9 @@ class AbuseDetector:
         self.mode = mode if config.use_classifier else "words"
         self.threshold = config.offensive_threshold
         self.scorer = scorer or (default_scorer() if self.mode != "words" else None)
-        insults = _alternation([*wordlists.INSULTS, *map(re.escape, config.extra_insults)])
-        profanity = _alternation([*wordlists.PROFANITY, *map(re.escape, config.extra_profanity)])
-        self._directed = re.compile("|".join(_DIRECTED), re.IGNORECASE)
+        insults = _alternation([*wordlists.INSULTS, *_literals(config.extra_insults)])
+        profanity = _alternation([*wordlists.PROFANITY, *_literals(config.extra_profanity)])
+        self._directed = re.compile("|".join(_DIRECTED))
         self._insult = re.compile(
             "|".join(
                 [
@@ -90,17 +91,18 @@ class AbuseDetector:
                     rf"\byour\s+{_FILL}{insults}\s+(?:\w+\s+)?{_COMPANY}\b",
                 ]
             ),
-            re.IGNORECASE,
         )
-        self._insult_word = re.compile(rf"(?:\b|(?<=\s)){insults}", re.IGNORECASE)
+        self._insult_word = re.compile(rf"(?:\b|(?<=\s)){insults}")
         """Every branch of `_insult` holds an insult word starting after a space or at a
         word boundary: without one (nearly every message) the costly search is skipped."""
         self._target = re.compile(
-            rf"\b{_YOU}{_BE}\s+|{_YOUR_THING}|\b{_AGENT}\b|\b(?:you|u)\s*[.!?]*$", re.IGNORECASE
+            rf"\b{_YOU}{_BE}\s+|{_YOUR_THING}|\b{_AGENT}\b|\b(?:you|u)\s*[.!?]*$"
         )
-        self._profanity = re.compile(rf"\b{profanity}(?!\w)", re.IGNORECASE)
+        self._profanity = re.compile(rf"\b{profanity}(?!\w)")
 
     def assess(self, text: str) -> AbuseFinding:
+        """The patterns are lower case and searched in the case-folded text."""
+        text = fold_case(text)
         threat = find_threat(text)
         if threat:
             return AbuseFinding("threat", threat)
@@ -128,6 +130,11 @@ class AbuseDetector:
                 if score >= self.threshold:
                     return score
         return None
+
+
+def _literals(words: list[str]) -> list[str]:
+    """A deployment's own words as patterns for case-folded text."""
+    return [re.escape(fold_case(word)) for word in words]
 
 
 def _round(score: float | None) -> float | None:

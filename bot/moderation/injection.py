@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from bot.moderation.text import fold_case
+
 _RULES = {
     "ignore_instructions": (
         r"\b(?:ignore|disregard|forget|override|bypass|skip)\s+(?:all\s+|any\s+|every\s+)?"
@@ -50,11 +52,12 @@ _RULES = {
     ),
     "new_instructions": r"\bnew (?:instructions|rules|task)\s*:",
 }
-_PATTERNS = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _RULES.items()]
+_PATTERNS = [(name, re.compile(pattern)) for name, pattern in _RULES.items()]
 
 
 def find_injection(text: str) -> str | None:
     """The name of the first injection rule that matches, or None."""
+    text = fold_case(text)
     for name, pattern in _PATTERNS:
         if pattern.search(text):
             return name

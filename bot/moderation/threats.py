@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from bot.moderation.text import fold_case
+
 _IDIOMS = re.compile(
     r"\bkilling me\b|\b(?:going to|gonna|will|'ll) kill me\b|\bkill for\b|\bdying to\b"
     r"|\bkill (?:my|the|this|that|a) (?:subscription|account|card|transaction|payment|app|"
@@ -23,7 +25,6 @@ _IDIOMS = re.compile(
     r"|\bblow(?:ing)? up my (?:phone|inbox)\b|\bbeat the (?:deadline|queue|rush|system)\b"
     r"|\bburn(?:ing|ed)? (?:through|a hole)\b|\bcost(?:s|ing)? (?:me )?a bomb\b"
     r"|\bkill(?:ing)? (?:time|it)\b(?! down)",
-    re.IGNORECASE,
 )
 _VIOLENCE = re.compile(
     r"\b(?:kill(?:ed|ing)?|hurt|harm|shoot|shot|stab(?:bed|bing)?|beat (?:up|senseless|the|him|"
@@ -33,19 +34,16 @@ _VIOLENCE = re.compile(
     r"break (?:the )?(?:\w+'s |your |his |her |some )?(?:neck|legs?|face|faces|bones?|jaw|"
     r"arms?|windows?)|brick through|baseball bat|knife|gun|dead man|in (?:the )?hospital|"
     r"bleed|deserve to die|hope (?:you|they) (?:all )?die)\b",
-    re.IGNORECASE,
 )
 _TARGET = re.compile(
     r"\b(?:you|u|ya|y'all|your|someone|somebody|anyone|anybody|everyone|everybody|people|"
     r"staff|employees?|manager|agent|cashier|teller|clerk|ceo|boss|guy|person|whoever|him|"
     r"her|them|branch|office|place|building|headquarters|hq|window|car park|cars?)\b",
-    re.IGNORECASE,
 )
 _PROMISE = re.compile(
     r"\b(?:i|we)\s*(?:'ll|’ll|\s+will|\s+shall|'m going to|\s+am going to|'m gonna|\s+am gonna|"
     r"\s+gonna|\s+going to)\s+(?:[\w']+\s+){0,2}?(?:kill|hurt|shoot|stab|beat|punch|smash|"
     r"strangle|murder|attack|slap|choke|burn|bomb|blow up|torch|slash)\b",
-    re.IGNORECASE,
 )
 _PHRASES = re.compile(
     r"\bknow where (?:you|your \w+(?: \w+)?|the \w+(?: \w+)?|he|she|they) "
@@ -58,16 +56,14 @@ _PHRASES = re.compile(
     r"|\bhunt (?:\w+ )?down\b"
     r"|\bmake (?:you|your life)\s+(?:suffer|hell|a living hell|miserable)\b"
     r"|\b(?:be )?waiting (?:for (?:you|him|her) )?(?:outside|in the car park|at your)\b",
-    re.IGNORECASE,
 )
-_SELF_HARM = re.compile(
-    r"\b(?:kill myself|end my life|take my own life|suicid\w*)\b", re.IGNORECASE
-)
+_SELF_HARM = re.compile(r"\b(?:kill myself|end my life|take my own life|suicid\w*)\b")
 _SENTENCE = re.compile(r"[.!?;\n]+")
 
 
 def find_threat(text: str) -> str | None:
     """The rule naming the threat in `text`, or None."""
+    text = fold_case(text)
     if _SELF_HARM.search(text):
         return "self_harm"
     for sentence in _SENTENCE.split(text):
