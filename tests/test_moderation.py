@@ -183,6 +183,15 @@ def test_word_lists_are_configurable():
     assert AbuseDetector().assess("you numpty").label != "insult"
 
 
+def test_configured_words_match_whatever_their_case():
+    config = ModerationConfig(
+        extra_insults=["Numpty"], extra_profanity=["FRAK"], use_classifier=False
+    )
+
+    assert AbuseDetector(config).assess("you NUMPTY").label == "insult"
+    assert AbuseDetector(config).assess("the Frak card").label == "profanity"
+
+
 def test_case_folding_matches_ascii_letters_exactly_where_ignorecase_does():
     """The rules are lower-case patterns searched in `fold_case(text)`; no character may
     match a letter under `re.IGNORECASE` and fail to after folding, or the other way."""
