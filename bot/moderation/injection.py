@@ -1,7 +1,7 @@
 """Instructions aimed at the bot rather than questions for it ("ignore previous
 instructions", fake system tags). They are flagged, answered like any other message, and
 never executed: nothing in a turn treats customer text as instructions, and flagged turns
-are kept out of retraining."""
+are kept out of retraining. The patterns are lower case, searched in `fold_case(text)`."""
 
 from __future__ import annotations
 

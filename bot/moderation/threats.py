@@ -5,6 +5,8 @@ me", "shoot me an email", "kill my subscription"): a fixed threatening phrase ("
 where you live"); a word of violence together with someone or somewhere to aim it at
 ("someone gets shot", "your branch... burn"); or a violent verb promised by the writer
 ("I'll burn it down").
+
+The patterns are lower case, searched in `fold_case(text)` (bot/moderation/text.py).
 """
 
 from __future__ import annotations
