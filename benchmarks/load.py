@@ -262,7 +262,7 @@ def report(
         lines.append(
             f"| {r['concurrency']} | {r['requests']} | {errors} | {r['median_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {r['ceiling']:.1f} "
-            f"| {100 * r['share_of_ceiling']:.0f}% "
+            f"| {100 * r['share_of_ceiling']:.1f}% "
             f"| {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |"
         )
     return lines
