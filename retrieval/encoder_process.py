@@ -28,6 +28,8 @@ from bot.errors import ModelError
 START_TIMEOUT_SECONDS = 120.0
 """Loading the int8 encoder takes about a second; a child silent for this long is stuck."""
 STOP_TIMEOUT_SECONDS = 5.0
+EXIT_WAIT_SECONDS = 1.0
+"""How long a child whose pipe has closed is given to exit, so its exit code is known."""
 PROCESS_NAME = "supportbot-enc"
 """The child's name: multiprocessing's, and what `top` and `ps -o comm` show (Linux allows
 15 characters)."""
@@ -73,7 +75,7 @@ class EncoderProcess:
                 self._pipe.send((list(texts), count, batch_size))
                 status, payload = self._pipe.recv()
             except (EOFError, OSError) as exc:
-                code = self._process.exitcode if self._process is not None else None
+                code = self._exit_code()
                 self._discard()
                 raise ModelError(
                     f"{self.path}: the encoder process exited (code {code}) during a batch; "
@@ -112,7 +114,7 @@ class EncoderProcess:
                 )
             status, payload = self._pipe.recv()
         except (EOFError, OSError) as exc:
-            code = self._process.exitcode
+            code = self._exit_code()
             self._discard()
             raise ModelError(f"{self.path}: the encoder process exited (code {code})") from exc
         except ModelError:
@@ -122,6 +124,14 @@ class EncoderProcess:
             self._discard()
             raise ModelError(payload)
         return payload
+
+    def _exit_code(self) -> int | None:
+        """The dead child's exit code. Its pipe can close a moment before the process is
+        reaped, so wait briefly for that; None if it still has not exited."""
+        if self._process is None:
+            return None
+        self._process.join(EXIT_WAIT_SECONDS)
+        return self._process.exitcode
 
     def _discard(self) -> None:
         self._stop()
