@@ -61,15 +61,18 @@ def open_state_db(path: str | Path) -> sqlite_utils.Database:
 
 
 def read_state(db: sqlite_utils.Database, conversation_id: str) -> dict | None:
-    row = db.execute(
-        "SELECT state FROM conversation_state WHERE conversation_id = ?", [conversation_id]
-    ).fetchone()
-    return json.loads(row[0]) if row else None
+    return _states_by_id(db, [conversation_id]).get(conversation_id)
 
 
 def read_states(db: sqlite_utils.Database, conversation_ids: list[str]) -> list[Outcome]:
-    """`read_state` for many conversations in one query per 500, as `ExecutorBatches`
-    outcomes in input order (None for a conversation with no state)."""
+    """`read_state` for many conversations, as `ExecutorBatches` outcomes in input order
+    (None for a conversation with no state)."""
+    found = _states_by_id(db, conversation_ids)
+    return [(found.get(conversation), None) for conversation in conversation_ids]
+
+
+def _states_by_id(db: sqlite_utils.Database, conversation_ids: list[str]) -> dict[str, dict]:
+    """The stored states of those conversations that have one, one query per 500 ids."""
     found: dict[str, dict] = {}
     unique = list(dict.fromkeys(conversation_ids))
     for start in range(0, len(unique), 500):
@@ -80,7 +83,7 @@ def read_states(db: sqlite_utils.Database, conversation_ids: list[str]) -> list[
             chunk,
         ).fetchall()
         found.update((conversation, json.loads(state)) for conversation, state in rows)
-    return [(found.get(conversation), None) for conversation in conversation_ids]
+    return found
 
 
 def write_state(db: sqlite_utils.Database, conversation_id: str, state: dict) -> None:

@@ -110,18 +110,17 @@ def train_ranker(
     result = finetune_ranker(transformer_pairs(train, settings), settings.finetune, progress)
     result.model.save(str(stage / ENCODER_DIR))
     transformer = _export(stage, settings, progress)
-    weight, fusion, fused = 0.0, {}, None
+    weight, fusion, task, fused = 0.0, {}, None, None
     if ngrams is not None:
-        weight, fusion, fused = choose_ngram_weight(
-            transformer, ngrams.encoder, validation, settings
-        )
+        task = weight_task(validation, settings)
+        weight, fusion, fused = choose_ngram_weight(transformer, ngrams.encoder, task, settings)
     transformer_turns = settings.context_turns if window > settings.context_turns else None
     vectors = RankerVectors(
         transformer, ngrams.encoder if ngrams else None, weight, transformer_turns
     )
     reranker, rerank_metrics = None, {}
-    if fused is not None:
-        reranker, rerank_metrics = train_reranker(fused, train, validation, settings, progress)
+    if task is not None:
+        reranker, rerank_metrics = train_reranker(task, fused, train, settings, progress)
     history = reusable_replies(dialogues, settings.pool)
     candidates, embeddings = build_pool(
         template_candidates(responses), history, vectors.encode_replies, settings.pool
@@ -174,12 +173,12 @@ NGRAM_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 
 
 def choose_ngram_weight(
-    transformer: RankerEncoder, ngrams: NgramEncoder, validation: list[ReplyPair], settings
+    transformer: RankerEncoder, ngrams: NgramEncoder, task: SelectionTask, settings
 ) -> tuple[float, dict, np.ndarray]:
-    """The n-gram weight with the best 1-of-100 recall@1 on validation (0 drops it), and
-    the fused scores of `weight_task`'s candidates at that weight: what the served
-    `RankerVectors` give them, without encoding the validation pairs again."""
-    task = weight_task(validation, settings)
+    """The n-gram weight with the best recall@1 on `task` (`weight_task`'s validation
+    draws; 0 drops it), and the fused scores of its candidates at that weight: what the
+    served `RankerVectors` give them, without encoding the validation pairs again."""
+    validation = task.pairs
     recent = [p.context for p in transformer_pairs(validation, settings)]
     dense = _candidate_scores(
         task, transformer.encode_contexts(recent), transformer.encode_replies(task.replies)
@@ -198,15 +197,14 @@ def choose_ngram_weight(
 
 
 def train_reranker(
+    task: SelectionTask,
     fused: np.ndarray,
     train: list[ReplyPair],
-    validation: list[ReplyPair],
     settings: RankerSettings,
     progress: Progress,
 ) -> tuple[Reranker | None, dict]:
-    """The second stage, fitted on the validation pairs the n-gram weight was chosen on,
-    over their fused scores (`choose_ngram_weight`'s); None when it does not pay there."""
-    task = weight_task(validation, settings)
+    """The second stage, fitted on the draws the n-gram weight was chosen on, over their
+    fused scores (`choose_ngram_weight`'s); None when it does not pay there."""
     replies = [p.reply for p in train]
     return fit_reranker(task, fused, replies, settings.finetune.seed, progress)
 
