@@ -201,9 +201,10 @@ class IntentClassifier:
 
     def _decide(self, probs: np.ndarray, support: float) -> IntentPrediction:
         order = np.argsort(-probs)
-        ranking = [(self.labels[i], float(probs[i])) for i in order if self._in_scope[i]]
-        ranking = ranking[: self.settings.ranking_size]
         best_label = self.labels[order[0]]
+        shown = order[self._in_scope[order]][: self.settings.ranking_size]
+        confidences = probs[shown].tolist()
+        ranking = [(self.labels[i], p) for i, p in zip(shown.tolist(), confidences, strict=True)]
         top_intent, top_confidence = ranking[0]
         score = self.settings.in_scope_score(top_confidence, support)
         out_of_scope = (

@@ -32,21 +32,32 @@ def test_frozen_block_reproduces_scikit_learn_tfidf(spec):
 
 
 @pytest.mark.parametrize("spec", [WORD_NGRAMS, CHAR_NGRAMS])
-def test_one_text_terms_equal_the_sparse_row(spec):
+def test_weighted_rows_equal_the_sparse_matrix(spec):
     model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
     block = next(b for b in model.blocks if b.spec == spec)
-    for query in ["card card not arrived", "Top-up PENDING by transfer", "zzz", ""]:
-        ids, values = block.weighted_terms(query)
-        row = np.zeros(len(block.vocabulary), dtype=np.float32)
-        row[ids] = values
-        np.testing.assert_allclose(row, block.transform([query]).toarray()[0], atol=1e-6)
+    queries = ["card card not arrived", "Top-up PENDING by transfer", "zzz", "", "my  card\tcard"]
+    for batch in (queries, queries[:1], queries[2:4]):
+        rows, ids, values = block.weighted_rows(batch)
+        dense = np.zeros((len(batch), len(block.vocabulary)), dtype=np.float32)
+        dense[rows, ids] = values
+        np.testing.assert_allclose(dense, block.transform(batch).toarray(), atol=1e-6)
+
+
+def test_remembered_words_give_the_same_rows():
+    model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
+    block = next(b for b in model.blocks if b.spec == CHAR_NGRAMS)
+    first = block.weighted_rows(["my card, my CARD"])
+    again = block.weighted_rows(["my card, my CARD"])
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_logits_equal_the_sparse_product():
     model = fit_lexical_model(TEXTS, TARGETS, 3, regularisation=10.0)
     queries = [*TEXTS, "zzz", "", "card top up account"]
-    expected = np.asarray(model.features(queries) @ model.weight_t) + model.bias
-    np.testing.assert_allclose(model.logits(queries), expected, atol=1e-5)
+    for batch in (queries, queries[:1], ["zzz"], ["", "card"]):
+        expected = np.asarray(model.features(batch) @ model.weight_t) + model.bias
+        np.testing.assert_allclose(model.logits(batch), expected, atol=1e-5)
 
 
 def test_fitted_model_separates_its_training_intents():
