@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot.channels.base import InboundMessage, OutboundReply, QuickReply
 from bot.conversation_state import ConversationState
@@ -89,12 +90,17 @@ class DialogueManager:
     async def handle(self, message: InboundMessage) -> list[OutboundReply]:
         async with self._conversation(message.sender_id):
             turn = Turn(message, normalise_text(message.text))
-            await self._run(turn, 0)
+            await self._chain(turn)()
             return list(turn.dispatcher.replies)
 
-    async def _run(self, turn: Turn, position: int) -> None:
-        if position < len(self.stages):
-            await self.stages[position](turn, lambda: self._run(turn, position + 1))
+    def _chain(self, turn: Turn) -> Next:
+        """The turn's first stage, each stage's `next` bound to the one after it. Built
+        from the last stage back, so a stage's `next()` is the next stage's coroutine
+        itself: no dispatching frame between stages for every await to pass through."""
+        next_stage: Next = _end_of_chain
+        for stage in reversed(self.stages):
+            next_stage = partial(stage, turn, next_stage)
+        return next_stage
 
     @asynccontextmanager
     async def _conversation(self, sender_id: str):
@@ -107,3 +113,7 @@ class DialogueManager:
             self._waiting[sender_id] -= 1
             if self._waiting[sender_id] == 0:
                 del self._waiting[sender_id], self._locks[sender_id]
+
+
+async def _end_of_chain() -> None:
+    """What the last stage's `next()` runs: nothing."""
