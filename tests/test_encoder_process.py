@@ -17,7 +17,7 @@ from bot.errors import ModelError
 from bot.model_swap import serving_model
 from bot.testing import live_server
 from retrieval.bot_model import BotModel
-from retrieval.encoder_process import EncoderProcess
+from retrieval.encoder_process import NICENESS, EncoderProcess
 from retrieval.model_dir import read_manifest
 from retrieval.onnx_encoder import serving_encoder
 
@@ -85,6 +85,11 @@ def test_a_dead_child_fails_its_batch_and_is_started_again(onnx_dir):
 def test_the_child_is_named_for_operators(encoder_process):
     comm = Path(f"/proc/{encoder_process.pid}/comm").read_text(encoding="ascii").strip()
     assert comm == "supportbot-enc"
+
+
+def test_the_child_yields_the_cores_to_the_server(encoder_process):
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    assert os.getpriority(os.PRIO_PROCESS, encoder_process.pid) == min(ours + NICENESS, 19)
 
 
 def test_close_stops_the_child(onnx_dir):
