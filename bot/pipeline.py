@@ -145,12 +145,17 @@ class ResponsePolicy:
     """Decide: intent response, clarification, retrieval answer, or fallback."""
 
     def __init__(
-        self, model: BotModel, seed: int = 0, history: reply_ranking.History | None = None
+        self,
+        model: BotModel,
+        seed: int = 0,
+        history: reply_ranking.History | None = None,
+        encode_context: reply_ranking.ContextEncoder = reply_ranking.encode_in_thread,
     ):
         self.model = model
         self.random = random.Random(seed)
         self.history = history
         """The conversation log's reader: recent turns are the ranker's context."""
+        self.encode_context = encode_context
 
     @property
     def min_score(self) -> float:
@@ -238,7 +243,7 @@ class ResponsePolicy:
         """The encoded dialogue context, read from the log and encoded only when the ranker
         has a choice to make: the encoding costs more CPU than the rest of the turn."""
         return await reply_ranking.encoded_context(
-            ranker, self.history, turn.message.sender_id, turn.text
+            ranker, self.history, turn.message.sender_id, turn.text, self.encode_context
         )
 
     async def _ranked(self, turn: Turn, intent: str) -> ResponseTemplate | None:
@@ -281,10 +286,12 @@ def default_stages(
     moderator: Moderator | None = None,
     memory: ConversationMemory | None = None,
     actions: ActionStages | None = None,
+    encode_context: reply_ranking.ContextEncoder = reply_ranking.encode_in_thread,
 ) -> list[Middleware]:
     """The stages in order; with `memory`, the conversation stages (state, handoff, forms,
     small talk) join in around moderation and the model, and with `actions` too, custom
-    actions run for mapped intents and finished forms."""
+    actions run for mapped intents and finished forms. `encode_context` runs the response
+    ranker's encoder (the server micro-batches it)."""
     moderator = moderator or Moderator(max_chars=max_chars)
     remembered = memory is not None
     acting = remembered and actions is not None
@@ -301,7 +308,7 @@ def default_stages(
         understand(analyse),
         *([intent_rules(memory)] if remembered else []),
         *([actions.intent_actions] if acting else []),
-        ResponsePolicy(model, history=store.history),
+        ResponsePolicy(model, history=store.history, encode_context=encode_context),
     ]
 
 

@@ -19,16 +19,42 @@ from retrieval.ranker_text import ContextTurn, fill_template
 
 History = Callable[..., Awaitable[list[dict]]]
 """`ConversationStore.history(conversation_id, limit=...)`: logged turns, oldest first."""
+ContextEncoder = Callable[[ResponseRanker, list[ContextTurn]], Awaitable[EncodedContext]]
+"""Encodes one context off the event loop; the server's micro-batches them
+(`encode_in_batches`)."""
+
+
+async def encode_in_thread(ranker: ResponseRanker, turns: list[ContextTurn]) -> EncodedContext:
+    """One context in a thread of its own: for a policy used outside the server."""
+    return await asyncio.to_thread(ranker.context, turns)
+
+
+def encode_in_batches(requests: list[tuple[ResponseRanker, list[ContextTurn]]]):
+    """A micro-batch of contexts, one encoder call per ranker among them (a model swap
+    can put two in one batch), answers in request order."""
+    by_ranker: dict[int, tuple[ResponseRanker, list[int]]] = {}
+    for index, (ranker, _) in enumerate(requests):
+        by_ranker.setdefault(id(ranker), (ranker, []))[1].append(index)
+    encoded: list[EncodedContext | None] = [None] * len(requests)
+    for ranker, indices in by_ranker.values():
+        contexts = ranker.contexts([requests[i][1] for i in indices])
+        for index, context in zip(indices, contexts, strict=True):
+            encoded[index] = context
+    return encoded
 
 
 async def encoded_context(
-    ranker: ResponseRanker, history: History | None, conversation_id: str, text: str
+    ranker: ResponseRanker,
+    history: History | None,
+    conversation_id: str,
+    text: str,
+    encode: ContextEncoder = encode_in_thread,
 ) -> EncodedContext:
     """The encoded context of the current message; the encoder runs off the event loop."""
     window = ranker.info.context_turns
     earlier = await recent_turns(history, conversation_id, window) if history else []
     turns = [*earlier, ContextTurn("customer", text)][-window:]
-    return await asyncio.to_thread(ranker.context, turns)
+    return await encode(ranker, turns)
 
 
 async def recent_turns(history: History, conversation_id: str, window: int) -> list[ContextTurn]:

@@ -15,6 +15,7 @@ from functools import partial
 
 from aiohttp import web
 
+from bot import reply_ranking
 from bot.action_stage import action_policy
 from bot.actions import ActionsConfig
 from bot.admin import HANDOFF_STATES, add_admin_routes
@@ -38,6 +39,8 @@ from bot.review_page import add_review_routes
 from bot.state_store import SQLiteStateStore
 from bot.store import ConversationStore, SQLiteConversationStore
 from retrieval.bot_model import Analysis, BotModel
+from retrieval.ranker import EncodedContext, ResponseRanker
+from retrieval.ranker_text import ContextTurn
 
 MANAGER = web.AppKey("manager", DialogueManager)
 DEPS = web.AppKey("deps", "AppDeps")
@@ -130,6 +133,15 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
         """/model/parse's call: its caller wants the retrieval hits too."""
         return await batcher.submit((text, True))
 
+    contexts: MicroBatcher[tuple[ResponseRanker, list[ContextTurn]], EncodedContext] = MicroBatcher(
+        reply_ranking.encode_in_batches, settings.max_batch
+    )
+
+    async def encode_context(ranker: ResponseRanker, turns: list[ContextTurn]) -> EncodedContext:
+        """The response ranker's context encodings, micro-batched like the classifier's
+        calls and one batch at a time, instead of a thread (and a core) per turn."""
+        return await contexts.submit((ranker, turns))
+
     moderator = Moderator(settings.moderation, settings.max_message_chars)
     states = deps.states or _state_store(deps.store)
     handoff = settings.dialogue.handoff
@@ -144,12 +156,15 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
         moderator,
         memory,
         actions,
+        encode_context,
     )
     batcher.start()
+    contexts.start()
     try:
         yield Runtime(DialogueManager(stages), analyse_fully, states)
     finally:
         await batcher.aclose()
+        await contexts.aclose()
         if actions is not None:
             await actions.close()
         await notifier.close()

@@ -166,8 +166,13 @@ class ResponseRanker:
 
     def context(self, context: Sequence[object]) -> EncodedContext:
         """One context, formatted and encoded: what `rank` and `pool_score` take."""
-        text = format_context(context, self.info.context_turns)
-        return EncodedContext(text, self.encoder.encode_contexts([text])[0])
+        return self.contexts([context])[0]
+
+    def contexts(self, contexts: Sequence[Sequence[object]]) -> list[EncodedContext]:
+        """Several contexts in one encoder call (the server's micro-batches)."""
+        texts = [format_context(context, self.info.context_turns) for context in contexts]
+        vectors = self.encoder.encode_contexts(texts) if texts else []
+        return [EncodedContext(t, v) for t, v in zip(texts, vectors, strict=True)]
 
     def score(self, context: Sequence[object], candidates: Sequence[str]) -> np.ndarray:
         """The ranker's score of each candidate reply for the context, one per candidate, in

@@ -4,16 +4,20 @@ choosing replies with it."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 
+import aiohttp
 import numpy as np
 import pytest
 
+from bot import reply_ranking
 from bot.channels.base import InboundMessage
 from bot.dialogue import Turn
 from bot.errors import ModelError
 from bot.pipeline import ResponsePolicy
+from bot.testing import live_server
 from retrieval.bot_model import BotModel, ResponseTemplate
 from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker
@@ -217,3 +221,63 @@ async def test_without_an_intent_the_best_candidate_overall_is_sent_above_the_th
     best = ranker.candidates[ranker.rank(ranker.encode_context([text]))[0]]
     assert turn.action == "ranked_reply"
     assert [r.text for r in turn.dispatcher.replies] == [best.text]
+
+
+def test_contexts_in_one_call_equal_each_context_alone(ranker):
+    contexts = [["hi"], ["my order is late", "Sorry to hear that!", "where is it?"], ["thanks"]]
+    together = ranker.contexts(contexts)
+    for context, encoded in zip(contexts, together, strict=True):
+        alone = ranker.context(context)
+        assert encoded.text == alone.text
+        np.testing.assert_allclose(encoded.vector, alone.vector, atol=1e-6)
+    assert ranker.contexts([]) == []
+
+
+def test_a_micro_batch_of_contexts_goes_to_each_contexts_own_ranker_in_order(
+    tiny_model, monkeypatch
+):
+    first = tiny_model.ranker
+    second = with_templates(tiny_model, "greet", ["Hello!", "Hi there!"]).ranker
+    calls = []
+    for name, ranker in (("first", first), ("second", second)):
+        encode = ranker.contexts
+
+        def recorded(contexts, name=name, encode=encode):
+            calls.append((name, len(contexts)))
+            return encode(contexts)
+
+        monkeypatch.setattr(ranker, "contexts", recorded)
+    requests = [(first, ["hi"]), (second, ["thanks"]), (first, ["where is my order?"])]
+    encoded = reply_ranking.encode_in_batches(requests)
+    assert sorted(calls) == [("first", 2), ("second", 1)]
+    assert [e.text for e in encoded] == [r.context([t]).text for r, [t] in requests]
+
+
+async def test_the_server_encodes_ranker_contexts_in_micro_batches(tiny_model, tmp_path):
+    model = with_templates(tiny_model, "greet", ["Hello! How can I help?", "Hi! What do you need?"])
+    batches = []
+    encode = model.ranker.contexts
+
+    def recorded(contexts):
+        batches.append(len(contexts))
+        return encode(contexts)
+
+    model.ranker.contexts = recorded
+    model.ranker.context = None  # the server must not encode a context on its own
+    async with (
+        live_server(model, tmp_path / "log.db") as live,
+        aiohttp.ClientSession() as session,
+    ):
+        replies = await asyncio.gather(
+            *(say(session, live.url, f"customer-{n}", "hello there") for n in range(6))
+        )
+    templates = {"Hello! How can I help?", "Hi! What do you need?"}
+    assert all(len(r) == 1 and r[0]["text"] in templates for r in replies)
+    assert sum(batches) == 6
+
+
+async def say(session, url: str, sender: str, text: str) -> list[dict]:
+    body = {"sender": sender, "message": text}
+    async with session.post(f"{url}/webhooks/rest/webhook", json=body) as response:
+        assert response.status == 200
+        return await response.json()
