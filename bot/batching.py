@@ -34,14 +34,17 @@ class MicroBatcher(Generic[Item, Result]):
         max_batch: int = 32,
         max_wait_seconds: float = 0.0,
         max_in_flight: int = 1,
+        thread_name: str = "model",
     ):
+        """`thread_name` prefixes the batches' threads' names (what py-spy and `top -H`
+        show)."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] = asyncio.Queue()
-        self._executor = ThreadPoolExecutor(max_in_flight, thread_name_prefix="model")
+        self._executor = ThreadPoolExecutor(max_in_flight, thread_name_prefix=thread_name)
         self._slots = asyncio.Semaphore(max_in_flight)
         self._running: set[asyncio.Task] = set()
         self._worker: asyncio.Task | None = None

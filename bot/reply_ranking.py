@@ -29,18 +29,19 @@ async def encode_in_thread(ranker: ResponseRanker, turns: list[ContextTurn]) -> 
     return await asyncio.to_thread(ranker.context, turns)
 
 
-def encode_in_batches(requests: list[tuple[ResponseRanker, list[ContextTurn]]]):
+def encode_in_batches(
+    requests: list[tuple[ResponseRanker, list[ContextTurn]]],
+) -> list[EncodedContext]:
     """A micro-batch of contexts, one encoder call per ranker among them (a model swap
     can put two in one batch), answers in request order."""
     by_ranker: dict[int, tuple[ResponseRanker, list[int]]] = {}
     for index, (ranker, _) in enumerate(requests):
         by_ranker.setdefault(id(ranker), (ranker, []))[1].append(index)
-    encoded: list[EncodedContext | None] = [None] * len(requests)
+    encoded: dict[int, EncodedContext] = {}
     for ranker, indices in by_ranker.values():
         contexts = ranker.contexts([requests[i][1] for i in indices])
-        for index, context in zip(indices, contexts, strict=True):
-            encoded[index] = context
-    return encoded
+        encoded.update(zip(indices, contexts, strict=True))
+    return [encoded[index] for index in range(len(requests))]
 
 
 async def encoded_context(

@@ -134,7 +134,7 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
         return await batcher.submit((text, True))
 
     contexts: MicroBatcher[tuple[ResponseRanker, list[ContextTurn]], EncodedContext] = MicroBatcher(
-        reply_ranking.encode_in_batches, settings.max_batch
+        reply_ranking.encode_in_batches, settings.max_batch, thread_name="ranker"
     )
 
     async def encode_context(ranker: ResponseRanker, turns: list[ContextTurn]) -> EncodedContext:
