@@ -49,7 +49,7 @@ async def encoded_context(
     history: History | None,
     conversation_id: str,
     text: str,
-    encode: ContextEncoder = encode_in_thread,
+    encode: ContextEncoder,
 ) -> EncodedContext:
     """The encoded context of the current message; the encoder runs off the event loop."""
     window = ranker.info.context_turns

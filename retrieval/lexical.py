@@ -90,8 +90,7 @@ class NgramBlock:
         if self.spec.analyzer == "char_wb":
             words = [self._word_ids(word) for word in text.lower().split()]
             return np.concatenate(words) if words else np.zeros(0, np.int64)
-        known = [i for i in map(self._ids.get, self._analyse(text)) if i is not None]
-        return np.array(known, dtype=np.int64)
+        return self._vocabulary_ids(self._analyse(text))
 
     def _word_ids(self, word: str) -> np.ndarray:
         """One word's char_wb n-gram ids, remembered: char_wb never crosses a word's edge,
@@ -100,12 +99,16 @@ class NgramBlock:
         of the n-gram model's time."""
         ids = self._word_terms.get(word)
         if ids is None:
-            known = [i for i in map(self._ids.get, self._analyse(word)) if i is not None]
-            ids = np.array(known, dtype=np.int64)
+            ids = self._vocabulary_ids(self._analyse(word))
             if len(self._word_terms) >= WORD_MEMORY:
                 self._word_terms.clear()  # forget typos and one-offs; common words return
             self._word_terms[word] = ids
         return ids
+
+    def _vocabulary_ids(self, grams: list[str]) -> np.ndarray:
+        """The ids of those n-grams that are in the vocabulary, in order, repeats kept."""
+        known = [i for i in map(self._ids.get, grams) if i is not None]
+        return np.array(known, dtype=np.int64)
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         counts = self._counter.transform(texts).tocsr()
