@@ -34,10 +34,10 @@ EXIT_WAIT_SECONDS = 1.0
 NICENESS = 10
 """How much lower the child's scheduling priority is than the server's. Under load the
 child's runs keep both cores busy; at equal priority they preempted the event loop and
-the model threads, which are what hand the child its next batch. In six pairs of runs
-alternated at concurrency 64, the server with the child at +10 ran 1.0-3.4 % more
-requests per second, with a p99 4.6-13.9 ms lower (docs/benchmarks.md). Alone on the
-machine the child still gets every idle core."""
+the model threads, which are what hand the child its next batch. In each of six pairs of
+runs alternated at concurrency 64, the server with the child at +10 ran more requests per
+second and had the lower p99 (figures in docs/benchmarks.md). Alone on the machine the
+child still gets every idle core."""
 PROCESS_NAME = "supportbot-enc"
 """The child's name: multiprocessing's, and what `top` and `ps -o comm` show (Linux allows
 15 characters)."""
