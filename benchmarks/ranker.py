@@ -2,7 +2,7 @@
 on `dev` (protocol in ../shared/data/README.md), baselines measured in the same command.
 
     python benchmarks/ranker.py [--data ../shared/data/sgd] [--out results/ranker-bench]
-        [--limit N]
+        [--limit N] [--keep-model]
 
 Every agent turn of `dev` is a test item: context = the turns before it, speaker-tagged,
 the last three for the baselines and the transformer alone, as many as the trained ranker
@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import sys
 import tempfile
 import time
@@ -284,6 +285,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--out", type=Path, default=Path("results/ranker-bench"))
     parser.add_argument("--limit", type=int, default=None, help="dialogues per split (smoke run)")
+    parser.add_argument(
+        "--keep-model", action="store_true", help="keep the trained ranker in OUT/model"
+    )
     args = parser.parse_args(argv)
     loads = [os.getloadavg()[0]]
     train_dialogues = load_split(args.data, "train", args.limit)
@@ -297,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
         rows, training = ranker_rows(train_dialogues, dev_dialogues, task, Path(folder))
         results += rows
         loads.append(os.getloadavg()[0])
+        if args.keep_model:
+            shutil.copytree(Path(folder) / "model", args.out / "model", dirs_exist_ok=True)
     text = report(results, training, loads, args, len(dev_pairs))
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)

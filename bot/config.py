@@ -51,6 +51,10 @@ class TrainingConfig(_Strict):
     finetune_epochs: int = Field(default=2, gt=0)
     finetune_batch_size: int = Field(default=32, gt=0)
     finetune_learning_rate: float = Field(default=5e-5, gt=0)
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    """Number format of encoder fine-tuning (intent modes full / lora, and the response
+    ranker). auto: bf16 mixed precision where the CPU computes bfloat16 natively
+    (AVX512-BF16 or AMX), fp32 elsewhere (training/precision.py)."""
     lora_rank: int = Field(default=16, gt=0)
     max_length: int = Field(default=64, gt=8)
     epochs: int = Field(default=30, gt=0)

@@ -78,6 +78,7 @@ def test_train_on_missing_path_fails_cleanly(tmp_path):
 def test_train_with_bad_config_names_the_key(tmp_path):
     (tmp_path / "supportbot.yml").write_text(
         "name: x\ntraining:\n  epochs: 0\n  colour: red\n  ranker_ngram_turns: [3, 0]\n"
+        "  precision: fp16\n"
     )
     result = run("train", str(tmp_path), "--out", str(tmp_path / "m"))
     assert result.returncode == 1
@@ -86,6 +87,7 @@ def test_train_with_bad_config_names_the_key(tmp_path):
     assert "training.ranker_ngram_turns.1: Input should be greater than or equal to 1" in (
         result.stderr
     )
+    assert "training.precision: Input should be 'auto', 'fp32' or 'bf16'" in result.stderr
 
 
 def test_init_refuses_a_non_empty_directory(tmp_path, capsys):

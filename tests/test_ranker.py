@@ -23,6 +23,7 @@ from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker
 from retrieval.ranker_text import embedding_text
 from training.importers.dialogues import iter_dialogues
+from training.precision import resolve_precision
 from training.problems import ProblemLog
 from training.scaffold import scaffold_project
 
@@ -55,6 +56,7 @@ def test_training_writes_the_ranker_into_the_model_directory(tiny_model_dir):
     ):
         assert name in manifest["files"]
     assert manifest["metrics"]["ranker_pairs"] == 25, "every agent turn but one abandoned"
+    assert manifest["metrics"]["ranker_precision"] == resolve_precision("auto")
 
 
 def test_the_pool_holds_every_template_and_only_reusable_history(ranker, tiny_model):

@@ -16,7 +16,7 @@ from retrieval.ranker_text import (
 )
 from training.dialogue_pairs import dialogue_batches, extract_pairs, split_by_dialogue
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks
-from training.ranker_finetune import FinetuneSettings, plan_batches
+from training.ranker_finetune import FinetuneSettings, affordable_steps, plan_batches
 from training.ranker_trainer import (
     NEVER,
     RankerSettings,
@@ -87,6 +87,13 @@ def test_batches_keep_a_dialogues_turns_together_and_validation_splits_by_dialog
         assert len(batch) == 4 and len({p.dialogue for p in batch}) == 2
     train, held = split_by_dialogue(pairs, 0.3, seed=1)
     assert len(held) == 6 and not {p.dialogue for p in train} & {p.dialogue for p in held}
+
+
+def test_the_time_budget_shortens_the_plan_and_a_later_faster_rate_gives_steps_back():
+    assert affordable_steps(750, 5, 13.5, 1200) == 444, "2.7 s per step at first"
+    assert affordable_steps(750, 50, 105.0, 1200) == 571, "2.1 s per step once warm"
+    assert affordable_steps(750, 50, 50.0, 1200) == 750, "never beyond the plan"
+    assert affordable_steps(750, 20, 1300.0, 1200) == 20, "never before the current step"
 
 
 def test_small_data_is_repeated_to_the_minimum_steps_and_big_data_capped():

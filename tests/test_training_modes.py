@@ -13,8 +13,8 @@ from training.scaffold import scaffold_project
 from training.train import train_model
 
 
-@pytest.mark.parametrize("mode", ["full", "lora"])
-def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
+@pytest.mark.parametrize(("mode", "precision"), [("full", "fp32"), ("lora", "bf16")])
+def test_fine_tuned_modes_train_and_serve(tmp_path, mode, precision):
     project = tmp_path / "bot"
     scaffold_project(project)
     # The intent classifier is what the modes change: the ranker (skipped by its zero time
@@ -22,7 +22,7 @@ def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
     (project / "data" / "kb" / "shop-help.md").unlink()
     config_path = project / "supportbot.yml"
     config = yaml.safe_load(config_path.read_text())
-    config["training"].update(mode=mode, finetune_epochs=1, ranker_minutes=0)
+    config["training"].update(mode=mode, finetune_epochs=1, ranker_minutes=0, precision=precision)
     config_path.write_text(yaml.safe_dump(config))
 
     train_model(project, tmp_path / "model", progress=lambda line: None)
@@ -33,6 +33,7 @@ def test_fine_tuned_modes_train_and_serve(tmp_path, mode):
     assert manifest.ranker is None and not (tmp_path / "model" / "ranker").exists()
     assert (tmp_path / "model" / "encoder" / "model.safetensors").is_file()
     assert manifest.metrics["trainable_parameters"] > 0
+    assert manifest.metrics["finetune_precision"] == precision
     if mode == "lora":
         assert manifest.metrics["trainable_parameters"] < 0.1 * 22_000_000
     model = BotModel.load(tmp_path / "model")

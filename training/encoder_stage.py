@@ -63,6 +63,7 @@ def prepare_encoder(
         "mode": mode,
         "trainable_parameters": result.trainable_parameters,
         "finetune_seconds": round(result.seconds, 1),
+        "finetune_precision": result.precision,
     }
     encoder = CachingEncoder(TextEncoder(stage / ENCODER_DIR))
     return PreparedEncoder(encoder, mode, ENCODER_DIR, files, metrics)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from bot.config import TrainingConfig
+from training.precision import autocast, resolve_precision
 from training.schema import Example
 
 Progress = Callable[[str], None]
@@ -32,6 +33,8 @@ class FinetuneResult:
     trainable_parameters: int
     total_parameters: int
     seconds: float
+    precision: str
+    """fp32 or bf16: what `config.precision` resolved to on this machine."""
 
 
 def seed_everything(seed: int) -> None:
@@ -62,15 +65,17 @@ def finetune_encoder(
     trainable = [p for p in transformer.parameters() if p.requires_grad]
     counted = sum(p.numel() for p in trainable)
     total = sum(p.numel() for p in transformer.parameters())
-    progress(f"fine-tuning ({mode}): {counted:,} of {total:,} encoder parameters trainable")
-    started = time.monotonic()
-    _train(
-        model, head, examples, {label: i for i, label in enumerate(labels)}, mode, config, progress
+    precision = resolve_precision(config.precision)
+    progress(
+        f"fine-tuning ({mode}, {precision}): {counted:,} of {total:,} encoder parameters trainable"
     )
+    started = time.monotonic()
+    label_ids = {label: i for i, label in enumerate(labels)}
+    _train(model, head, examples, label_ids, mode, config, precision, progress)
     if mode == "lora":
         model[0].auto_model = transformer.merge_and_unload()
     model.eval()
-    return FinetuneResult(model, counted, total, time.monotonic() - started)
+    return FinetuneResult(model, counted, total, time.monotonic() - started, precision)
 
 
 def _add_lora(transformer: torch.nn.Module, config: TrainingConfig) -> torch.nn.Module:
@@ -96,7 +101,7 @@ def _embed(model, texts: list[str], max_length: int) -> torch.Tensor:
     return torch.nn.functional.normalize(pooled, dim=-1)
 
 
-def _train(model, head, examples, label_ids, mode, config, progress) -> None:
+def _train(model, head, examples, label_ids, mode, config, precision, progress) -> None:
     generator = torch.Generator().manual_seed(config.seed)
     texts = [e.text for e in examples]
     targets = torch.tensor([label_ids[e.intent] for e in examples])
@@ -122,7 +127,9 @@ def _train(model, head, examples, label_ids, mode, config, progress) -> None:
     report_every = max(1, total // 20)
     for _epoch in range(config.finetune_epochs):
         for indices in torch.randperm(len(texts), generator=generator).split(batch):
-            embeddings = _embed(model, [texts[i] for i in indices], config.max_length)
+            with autocast(precision):
+                embeddings = _embed(model, [texts[i] for i in indices], config.max_length)
+            embeddings = embeddings.float()
             weights = torch.nn.functional.normalize(head.weight, dim=-1)
             loss = torch.nn.functional.cross_entropy(
                 COSINE_SCALE * embeddings @ weights.T, targets[indices]

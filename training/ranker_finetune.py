@@ -26,6 +26,7 @@ from retrieval.ranker_encoder import make_tokenizer, tokenize
 from retrieval.ranker_text import reply_key
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, dialogue_batches, random_batches
+from training.precision import Precision, autocast, resolve_precision
 
 Progress = Callable[[str], None]
 CHUNK = 16
@@ -36,8 +37,10 @@ CHUNK = 16
 class FinetuneSettings:
     seed: int = 42
     batch_size: int = 64
-    max_pairs: int = 24_000
-    """Training pairs seen at most; bigger data is subsampled by whole dialogues."""
+    max_pairs: int = 48_000
+    """Training pairs seen at most; bigger data is subsampled by whole dialogues. On SGD
+    the time budget binds first (docs/benchmarks.md): 48,000 leaves it room on a machine
+    with fast steps, where 24,000 stopped the run with minutes of the budget unused."""
     min_steps: int = 40
     """Small data is repeated until this many steps, so a toy bot still learns its replies."""
     learning_rate: float = 1e-4
@@ -54,6 +57,8 @@ class FinetuneSettings:
     included) to fit; None trains every planned step, reproducibly on any machine."""
     threads: int | None = None
     """PyTorch threads; None: the cores other processes leave idle (see `idle_cores`)."""
+    precision: Precision = "auto"
+    """Number format of the forward passes (training/precision.py)."""
 
 
 @dataclass
@@ -64,6 +69,8 @@ class FinetuneResult:
     pairs_seen: int
     seconds: float
     stopped_early: bool
+    precision: str
+    """fp32 or bf16: what `settings.precision` resolved to on this machine."""
 
 
 def plan_batches(pairs: list[ReplyPair], settings: FinetuneSettings) -> list[list[ReplyPair]]:
@@ -95,9 +102,10 @@ def finetune_ranker(
     _freeze(transformer, settings.frozen_layers)
     batches = plan_batches(pairs, settings)
     threads = settings.threads or idle_cores()
+    precision = resolve_precision(settings.precision)
     progress(
         f"training the response ranker: {len(pairs)} pairs, {len(batches)} steps "
-        f"of {settings.batch_size}, {threads} thread(s)"
+        f"of {settings.batch_size}, {threads} thread(s), {precision}"
     )
     tokenizers = (
         make_tokenizer(base_model_path(), settings.max_context_tokens, "left"),
@@ -105,10 +113,11 @@ def finetune_ranker(
     )
     started = time.monotonic()
     with torch_threads(threads):
-        steps = _train(transformer, tokenizers, batches, settings, progress, started)
+        steps = _train(transformer, tokenizers, batches, settings, precision, progress, started)
     model.eval()
     seen = sum(len(b) for b in batches[:steps])
-    return FinetuneResult(model, steps, seen, time.monotonic() - started, steps < len(batches))
+    seconds = time.monotonic() - started
+    return FinetuneResult(model, steps, seen, seconds, steps < len(batches), precision)
 
 
 @contextmanager
@@ -130,11 +139,11 @@ def _freeze(transformer: torch.nn.Module, layers: int) -> None:
             parameter.requires_grad = False
 
 
-def _train(transformer, tokenizers, batches, settings, progress, started) -> int:
+def _train(transformer, tokenizers, batches, settings, precision, progress, started) -> int:
     """Run the batches; returns how many ran (fewer when the time budget cut the plan)."""
     parameters = [p for p in transformer.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
-    plan = {"total": len(batches)}
+    plan = {"total": len(batches), "planned": len(batches)}
     warmup = max(1, math.ceil(len(batches) * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _learning_rate_factor(step, warmup, plan["total"])
@@ -142,7 +151,7 @@ def _train(transformer, tokenizers, batches, settings, progress, started) -> int
     transformer.train()
     running = 0.0
     for step, batch in enumerate(batches, start=1):
-        loss = batch_loss(transformer, tokenizers, batch, settings.scale)
+        loss = batch_loss(transformer, tokenizers, batch, settings.scale, precision)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -166,26 +175,40 @@ def _learning_rate_factor(step: int, warmup: int, total: int) -> float:
 
 
 BUDGET_CHECKS = (5, 20, 50)
-"""Steps after which the remaining plan is fitted to the time budget (it only shrinks)."""
+"""Steps after which the plan is fitted to the time budget at the rate so far."""
+
+
+def affordable_steps(planned: int, step: int, elapsed: float, max_seconds: float) -> int:
+    """Steps that fit `max_seconds` at the rate so far, between `step` and `planned`. A
+    later check may give back steps an earlier one took away: the first steps run slower
+    (bfloat16 kernels are built for each new shape), and on SGD the check at step 5 cut a
+    750-step plan to 445 though the steady 2.1 s per step fitted 570."""
+    return min(planned, max(step, int(max_seconds / (elapsed / step))))
 
 
 def _fit_budget(plan: dict, step: int, elapsed: float, settings, progress: Progress) -> None:
     if settings.max_seconds is None or step not in BUDGET_CHECKS:
         return
-    affordable = max(step, int(settings.max_seconds / (elapsed / step)))
-    if affordable < plan["total"]:
+    affordable = affordable_steps(plan["planned"], step, elapsed, settings.max_seconds)
+    if affordable != plan["total"]:
         progress(
-            f"  ranker: {elapsed / step:.1f}s per step; {affordable} of {plan['total']} steps "
-            f"fit the {settings.max_seconds / 60:.0f}-minute budget"
+            f"  ranker: {elapsed / step:.1f}s per step; {affordable} of {plan['planned']} "
+            f"steps fit the {settings.max_seconds / 60:.0f}-minute budget"
         )
         plan["total"] = affordable
 
 
-def batch_loss(transformer, tokenizers, batch: list[ReplyPair], scale: float) -> torch.Tensor:
+def batch_loss(
+    transformer, tokenizers, batch: list[ReplyPair], scale: float, precision: str = "fp32"
+) -> torch.Tensor:
     """Cross-entropy of each context over the batch's replies; a reply equal to the true
-    one (same words) is masked rather than counted as a negative."""
-    contexts = embed(transformer, tokenizers[0], [p.context for p in batch])
-    replies = embed(transformer, tokenizers[1], [p.reply for p in batch])
+    one (same words) is masked rather than counted as a negative. Only the encoder runs
+    under `precision`: the similarities stay float32, as bfloat16 steps by 0.125 between
+    16 and 32, coarser than the scaled cosines the softmax has to tell apart."""
+    with autocast(precision):
+        contexts = embed(transformer, tokenizers[0], [p.context for p in batch])
+        replies = embed(transformer, tokenizers[1], [p.reply for p in batch])
+    contexts, replies = contexts.float(), replies.float()
     logits = scale * contexts @ replies.T
     keys = [reply_key(p.reply) for p in batch]
     duplicate = torch.tensor([[a == b for b in keys] for a in keys])

@@ -34,6 +34,7 @@ from retrieval.ranker_rerank import Reranker
 from retrieval.ranker_text import DEFAULT_CONTEXT_TURNS, last_turns, reply_key
 from training.cpu_load import idle_cores
 from training.dialogue_pairs import ReplyPair, extract_pairs, split_by_dialogue
+from training.precision import Precision
 from training.ranker_eval import (
     SelectionTask,
     selection_score,
@@ -68,12 +69,16 @@ class RankerSettings:
 
 
 def ranker_settings(
-    seed: int, minutes: float | None = None, ngram_turns: Sequence[int] | None = None
+    seed: int,
+    minutes: float | None = None,
+    ngram_turns: Sequence[int] | None = None,
+    precision: Precision = "auto",
 ) -> RankerSettings:
     """The defaults, seeded with the project's one training seed; `minutes` is the
     fine-tuning time budget (config `training.ranker_minutes`), `ngram_turns` the n-gram
-    members' context windows (`training.ranker_ngram_turns`)."""
-    finetune = FinetuneSettings(seed=seed)
+    members' context windows (`training.ranker_ngram_turns`), `precision` the number
+    format of fine-tuning (`training.precision`)."""
+    finetune = FinetuneSettings(seed=seed, precision=precision)
     if minutes is not None:
         finetune = replace(finetune, max_seconds=minutes * 60)
     ngrams = NgramSettings(seed=seed)
@@ -138,6 +143,7 @@ def train_ranker(
         "ranker_pairs_seen": result.pairs_seen,
         "ranker_budget_shortened": result.stopped_early,
         "ranker_finetune_seconds": round(result.seconds, 1),
+        "ranker_precision": result.precision,
         "ranker_ngram_seconds": round(ngrams.seconds, 1) if ngrams else 0.0,
         **fusion,
         **rerank_metrics,

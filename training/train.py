@@ -124,7 +124,10 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         if config.training.ranker_minutes > 0:
             training = config.training
             settings = ranker_settings(
-                training.seed, training.ranker_minutes, training.ranker_ngram_turns
+                training.seed,
+                training.ranker_minutes,
+                training.ranker_ngram_turns,
+                training.precision,
             )
             ranker = train_ranker(data.dialogues, responses, stage, settings, progress)
         files += ranker.files if ranker else []
