@@ -180,9 +180,9 @@ BUDGET_CHECKS = (5, 20, 50)
 
 def affordable_steps(planned: int, step: int, elapsed: float, max_seconds: float) -> int:
     """Steps that fit `max_seconds` at the rate so far, between `step` and `planned`. A
-    later check may give back steps an earlier one took away: the first steps run slower
-    (bfloat16 kernels are built for each new shape), and on SGD the check at step 5 cut a
-    750-step plan to 445 though the steady 2.1 s per step fitted 570."""
+    later check may give back steps an earlier one took away, because the first steps can
+    run slower than the rest: on SGD the check at step 5 once saw 2.7 s per step and cut a
+    750-step plan to 445, and the run then went at about 2.1 s per step, which fits 570."""
     return min(planned, max(step, int(max_seconds / (elapsed / step))))
 
 
