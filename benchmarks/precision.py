@@ -30,13 +30,16 @@ from benchmarks.encoder_latency import machine_info  # noqa: E402
 from benchmarks.intent import load_dataset, stratified_sample  # noqa: E402
 from benchmarks.ranker import load_split  # noqa: E402
 from bot.config import TrainingConfig  # noqa: E402
-from retrieval.encoder import base_model_path  # noqa: E402
-from retrieval.ranker_encoder import make_tokenizer  # noqa: E402
 from training.dialogue_pairs import extract_pairs  # noqa: E402
 from training.finetune import finetune_encoder  # noqa: E402
 from training.precision import cpu_has_native_bf16  # noqa: E402
 from training.ranker_eval import selection_score, selection_task, true_reply_ranks  # noqa: E402
-from training.ranker_finetune import FinetuneSettings, embed, finetune_ranker  # noqa: E402
+from training.ranker_finetune import (  # noqa: E402
+    FinetuneSettings,
+    embed,
+    finetune_ranker,
+    ranker_tokenizers,
+)
 from training.ranker_trainer import ranker_settings, transformer_pairs  # noqa: E402
 from training.schema import Example, Source  # noqa: E402
 
@@ -56,10 +59,7 @@ def ranker_run(train, dev, steps: int, precision: str) -> dict:
     result = finetune_ranker(train, settings, lambda line: None)
     transformer = result.model[0].auto_model
     task = selection_task(dev, 100, seed=0)
-    tokenizers = (
-        make_tokenizer(base_model_path(), settings.max_context_tokens, "left"),
-        make_tokenizer(base_model_path(), settings.max_reply_tokens, "right"),
-    )
+    tokenizers = ranker_tokenizers(settings)
     with torch.no_grad():
         contexts = embed(transformer, tokenizers[0], [p.context for p in dev]).numpy()
         replies = embed(transformer, tokenizers[1], task.replies).numpy()

@@ -9,7 +9,7 @@ import torch
 from training import precision
 from training.dialogue_pairs import ReplyPair
 from training.precision import autocast, cpu_has_native_bf16, resolve_precision
-from training.ranker_finetune import batch_loss
+from training.ranker_finetune import FinetuneSettings, batch_loss, ranker_tokenizers
 
 XEON_FLAGS = "flags\t\t: fpu vme avx2 avx512f avx512_bf16 amx_bf16 amx_tile\n"
 OLD_FLAGS = "flags\t\t: fpu vme avx2 avx512f avx512bw\n"
@@ -51,14 +51,10 @@ def test_a_bf16_ranker_step_keeps_the_loss_and_gradients_float32_and_close_to_fp
     from sentence_transformers import SentenceTransformer
 
     from retrieval.encoder import base_model_path
-    from retrieval.ranker_encoder import make_tokenizer
 
     model = SentenceTransformer(str(base_model_path()), device="cpu", local_files_only=True)
     transformer = model[0].auto_model.train()
-    tokenizers = (
-        make_tokenizer(base_model_path(), 128, "left"),
-        make_tokenizer(base_model_path(), 64, "right"),
-    )
+    tokenizers = ranker_tokenizers(FinetuneSettings())
     batch = [
         ReplyPair("customer: where is my parcel?", "It ships tomorrow.", "a"),
         ReplyPair("customer: can I pay by card?", "Yes, we take every card.", "b"),

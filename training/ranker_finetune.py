@@ -107,10 +107,7 @@ def finetune_ranker(
         f"training the response ranker: {len(pairs)} pairs, {len(batches)} steps "
         f"of {settings.batch_size}, {threads} thread(s), {precision}"
     )
-    tokenizers = (
-        make_tokenizer(base_model_path(), settings.max_context_tokens, "left"),
-        make_tokenizer(base_model_path(), settings.max_reply_tokens, "right"),
-    )
+    tokenizers = ranker_tokenizers(settings)
     started = time.monotonic()
     with torch_threads(threads):
         steps = _train(transformer, tokenizers, batches, settings, precision, progress, started)
@@ -118,6 +115,17 @@ def finetune_ranker(
     seen = sum(len(b) for b in batches[:steps])
     seconds = time.monotonic() - started
     return FinetuneResult(model, steps, seen, seconds, steps < len(batches), precision)
+
+
+def ranker_tokenizers(settings: FinetuneSettings) -> tuple:
+    """(contexts, replies) tokenizers of the packaged encoder: a context keeps its latest
+    tokens (cut from the left), a reply its first."""
+    from retrieval.encoder import base_model_path
+
+    return (
+        make_tokenizer(base_model_path(), settings.max_context_tokens, "left"),
+        make_tokenizer(base_model_path(), settings.max_reply_tokens, "right"),
+    )
 
 
 @contextmanager
@@ -143,7 +151,7 @@ def _train(transformer, tokenizers, batches, settings, precision, progress, star
     """Run the batches; returns how many ran (fewer when the time budget cut the plan)."""
     parameters = [p for p in transformer.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=settings.learning_rate, weight_decay=0.01)
-    plan = {"total": len(batches), "planned": len(batches)}
+    plan = {"total": len(batches)}
     warmup = max(1, math.ceil(len(batches) * settings.warmup_fraction))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: _learning_rate_factor(step, warmup, plan["total"])
@@ -158,7 +166,7 @@ def _train(transformer, tokenizers, batches, settings, precision, progress, star
         scheduler.step()
         running = 0.9 * running + 0.1 * loss.item() if step > 1 else loss.item()
         elapsed = time.monotonic() - started
-        _fit_budget(plan, step, elapsed, settings, progress)
+        _fit_budget(plan, len(batches), step, elapsed, settings, progress)
         if step % max(1, plan["total"] // 20) == 0 or step == plan["total"]:
             progress(
                 f"  ranker: step {step}/{plan['total']}, loss {running:.3f}, "
@@ -186,13 +194,15 @@ def affordable_steps(planned: int, step: int, elapsed: float, max_seconds: float
     return min(planned, max(step, int(max_seconds / (elapsed / step))))
 
 
-def _fit_budget(plan: dict, step: int, elapsed: float, settings, progress: Progress) -> None:
+def _fit_budget(
+    plan: dict, planned: int, step: int, elapsed: float, settings, progress: Progress
+) -> None:
     if settings.max_seconds is None or step not in BUDGET_CHECKS:
         return
-    affordable = affordable_steps(plan["planned"], step, elapsed, settings.max_seconds)
+    affordable = affordable_steps(planned, step, elapsed, settings.max_seconds)
     if affordable != plan["total"]:
         progress(
-            f"  ranker: {elapsed / step:.1f}s per step; {affordable} of {plan['planned']} "
+            f"  ranker: {elapsed / step:.1f}s per step; {affordable} of {planned} "
             f"steps fit the {settings.max_seconds / 60:.0f}-minute budget"
         )
         plan["total"] = affordable
