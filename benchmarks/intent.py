@@ -43,10 +43,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.encoder_latency import machine_info  # noqa: E402
-from bot.errors import ConfigError  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from retrieval.encoder import CachingEncoder, TextEncoder  # noqa: E402
 from retrieval.intent_classifier import OUT_OF_SCOPE  # noqa: E402
+from supportbot.errors import ConfigError  # noqa: E402
 from training.evaluate import evaluate_model, predict_examples  # noqa: E402
 from training.loader import load_labelled_examples  # noqa: E402
 from training.train import train_model  # noqa: E402
@@ -474,14 +474,14 @@ def header_lines(command: str, load_before: tuple[float, ...], limit: int | None
     import sentence_transformers
     import sklearn
 
-    import bot
+    import supportbot
 
     lines = ["# Intent benchmark", ""]
     if limit:
         lines += [f"**{smoke_banner(limit)}**", ""]
     return lines + [
         f"- command: `{command}`",
-        f"- code: {git_revision()}; supportbot {bot.__version__}, scikit-learn "
+        f"- code: {git_revision()}; supportbot {supportbot.__version__}, scikit-learn "
         f"{sklearn.__version__}, sentence-transformers {sentence_transformers.__version__}",
         *machine_info(load_before),
         f"- finished {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",

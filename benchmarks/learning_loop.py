@@ -43,12 +43,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.config import LearningConfig  # noqa: E402
 from bot.review_labels import Label, save_labels  # noqa: E402
 from bot.store import open_database  # noqa: E402
 from bot.testing import free_port  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from retrieval.model_registry import ModelRegistry  # noqa: E402
+from supportbot.config import LearningConfig  # noqa: E402
 from training.retrain import evaluate_version, retrain  # noqa: E402
 from training.review import load_candidates, pick_for_review  # noqa: E402
 from training.train import train_model  # noqa: E402

@@ -19,9 +19,10 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from bot.moderation import ModerationConfig, Moderator
+from bot.moderation import Moderator
 from bot.moderation.abuse import AbuseDetector
 from bot.moderation.output import redact_reply
+from supportbot.config import ModerationConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL = ROOT / "data" / "moderation_eval" / "messages.jsonl"

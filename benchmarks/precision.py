@@ -29,7 +29,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from benchmarks.encoder_latency import machine_info  # noqa: E402
 from benchmarks.intent import load_dataset, stratified_sample  # noqa: E402
 from benchmarks.ranker import load_split  # noqa: E402
-from bot.config import TrainingConfig  # noqa: E402
+from supportbot.config import TrainingConfig  # noqa: E402
 from training.dialogue_pairs import extract_pairs  # noqa: E402
 from training.finetune import finetune_encoder  # noqa: E402
 from training.precision import cpu_has_native_bf16  # noqa: E402

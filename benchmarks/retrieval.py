@@ -34,7 +34,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks import retrieval_scale  # noqa: E402
-from bot.config import RetrievalConfig  # noqa: E402
 from retrieval import hybrid  # noqa: E402
 from retrieval.encoder import TextEncoder  # noqa: E402
 from retrieval.hybrid import fts_query  # noqa: E402
@@ -46,6 +45,7 @@ from retrieval.vector_index import (  # noqa: E402
     build_vector_index,
     search_vectors,
 )
+from supportbot.config import RetrievalConfig  # noqa: E402
 from training.retrieval_calibration import calibrate_min_score  # noqa: E402
 from training.schema import Example, Source, TrainingData  # noqa: E402
 

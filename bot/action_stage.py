@@ -24,7 +24,6 @@ from bot import forms
 from bot.actions import (
     ActionResult,
     ActionRunner,
-    ActionsConfig,
     ConversationView,
     FailureReason,
     LatestMessage,
@@ -47,10 +46,11 @@ from bot.actions.events import (
 from bot.conversation_stages import ConversationMemory, confident_intent
 from bot.conversation_state import ConversationState
 from bot.dialogue import Next, RequestedAction, Turn
-from bot.dialogue_config import DialogueConfig
-from bot.errors import ConfigError
 from bot.reply_ranking import History
 from retrieval.bot_model import BotModel
+from supportbot.config import ActionsConfig
+from supportbot.config.dialogue import DialogueConfig
+from supportbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

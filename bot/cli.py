@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 from bot.cli_types import int_at_least, port_number
-from bot.errors import SupportbotError
 from bot.handoff_commands import add_handoff_parser
 from bot.learning_commands import add_learning_parsers
+from supportbot.errors import SupportbotError
 
 DEFAULT_PORT = 5005
 DEFAULT_DB = "supportbot.db"

@@ -10,7 +10,6 @@ import signal
 import sys
 from pathlib import Path
 
-from bot.errors import SupportbotError
 from bot.learning_commands import (  # noqa: F401  (sub-commands found by name)
     run_discover,
     run_labels,
@@ -18,6 +17,7 @@ from bot.learning_commands import (  # noqa: F401  (sub-commands found by name)
     run_retrain,
     run_review,
 )
+from supportbot.errors import SupportbotError
 
 DEMO_DATA = Path(__file__).resolve().parents[1] / "data" / "banking_demo"
 
@@ -157,11 +157,10 @@ def _server_settings(model, channels: bool = True):
 
     from bot.action_stage import actions_from_config
     from bot.channels.slack_config import settings_from_config
-    from bot.channels.webchat_config import WebchatSettings
-    from bot.config import ServerConfig
-    from bot.dialogue_config import DialogueConfig
-    from bot.moderation import ModerationConfig, PrivacyConfig
     from bot.server import ServerSettings
+    from supportbot.config import ModerationConfig, PrivacyConfig, ServerConfig
+    from supportbot.config.channels import WebchatSettings
+    from supportbot.config.dialogue import DialogueConfig
 
     config = model.manifest.config or {}
     return ServerSettings(

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 from bot import forms, messages
 from bot.conversation_state import ConversationState
 from bot.dialogue import Middleware, Next, Turn
-from bot.dialogue_config import DialogueConfig
 from bot.handoff import HandoffNotifier, asks_for_human
 from bot.small_talk import REPLIES, small_talk
+from supportbot.config.dialogue import DialogueConfig
 
 PAYLOAD_PREFIX = "/"
 ANSWERED = {"intent_response", "retrieval", "clarify", "form", "action"}

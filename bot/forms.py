@@ -19,8 +19,8 @@ from bot import messages
 from bot.channels.base import QuickReply
 from bot.conversation_state import ConversationState
 from bot.dialogue import RequestedAction
-from bot.dialogue_config import FormSpec, SlotSpec
 from bot.moderation.output import fill_template
+from supportbot.config.dialogue import FormSpec, SlotSpec
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 NUMBER = re.compile(r"-?\d+(?:[.,]\d+)?")

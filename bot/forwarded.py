@@ -17,24 +17,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from aiohttp import web
+from aiohttp import hdrs, web
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Handler = Callable[["web.Request"], Awaitable["web.StreamResponse"]]
+from supportbot.config.server import Network
 
-
-def parse_networks(entries: Sequence[str]) -> list[Network]:
-    """Addresses or CIDR ranges; ValueError names the entry that is neither."""
-    networks = []
-    for position, entry in enumerate(entries):
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError as exc:
-            raise ValueError(f"[{position}] {entry!r}: not an IP address or network") from exc
-    return networks
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def client_address(peer: str | None, forwarded_for: str, trusted: Sequence[Network]) -> str | None:
@@ -52,11 +40,7 @@ def client_address(peer: str | None, forwarded_for: str, trusted: Sequence[Netwo
 
 
 def forwarded_middleware(trusted: Sequence[Network]):
-    """Sets `request.remote` to the client's address for requests through a trusted proxy.
-
-    aiohttp is imported here, not at the top: config validation uses `parse_networks`,
-    and `supportbot train` should not pay for importing the web server."""
-    from aiohttp import hdrs, web
+    """Sets `request.remote` to the client's address for requests through a trusted proxy."""
 
     @web.middleware
     async def real_client(request: web.Request, handler: Handler) -> web.StreamResponse:

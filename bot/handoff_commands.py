@@ -11,8 +11,8 @@ import argparse
 import time
 from pathlib import Path
 
-from bot.errors import SupportbotError
 from bot.state_store import handed_off, open_state_db, set_handoff_journaled
+from supportbot.errors import SupportbotError
 
 
 def add_handoff_parser(commands: argparse._SubParsersAction, default_db: str) -> None:

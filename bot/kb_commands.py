@@ -11,10 +11,10 @@ import argparse
 import json
 import textwrap
 
-from bot.errors import ModelError
 from retrieval.kb_store import KnowledgeStore
 from retrieval.knowledge_base import UpdateResult, open_store
 from retrieval.model_dir import read_manifest
+from supportbot.errors import ModelError
 
 SNIPPET_CHARS = 160
 

@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 from bot.cli_types import float_between, int_at_least
-from bot.config import CONFIG_FILENAME, LearningConfig, load_config
-from bot.errors import SupportbotError
+from supportbot.config import CONFIG_FILENAME, LearningConfig, load_config
+from supportbot.errors import SupportbotError
 
 
 def add_learning_parsers(commands, default_db: str) -> None:

@@ -22,7 +22,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.background_tasks import stop_task
-from bot.moderation.config import PrivacyConfig
+from supportbot.config.privacy import PrivacyConfig
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

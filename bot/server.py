@@ -17,7 +17,6 @@ from aiohttp import web
 
 from bot import reply_ranking
 from bot.action_stage import action_policy
-from bot.actions import ActionsConfig
 from bot.admin import HANDOFF_STATES, add_admin_routes
 from bot.admission import AdmissionGate, add_admission
 from bot.batching import MicroBatcher
@@ -26,13 +25,12 @@ from bot.channels.slack import SlackSettings, add_slack_routes
 from bot.channels.webchat import WebchatSettings, add_webchat_routes
 from bot.conversation_stages import ConversationMemory, StateStore
 from bot.dialogue import DialogueManager
-from bot.dialogue_config import DialogueConfig
-from bot.forwarded import forwarded_middleware, parse_networks
+from bot.forwarded import forwarded_middleware
 from bot.handoff import HandoffNotifier
 from bot.handoff_events import handoff_journal_context
 from bot.http_errors import RequestError, json_errors
 from bot.model_swap import add_model_routes
-from bot.moderation import ModerationConfig, Moderator, PrivacyConfig
+from bot.moderation import Moderator
 from bot.pipeline import default_stages
 from bot.privacy import retention_context
 from bot.review_page import add_review_routes
@@ -41,6 +39,8 @@ from bot.store import ConversationStore, SQLiteConversationStore
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.ranker import EncodedContext, ResponseRanker
 from retrieval.ranker_text import ContextTurn
+from supportbot.config import ActionsConfig, ModerationConfig, PrivacyConfig, parse_networks
+from supportbot.config.dialogue import DialogueConfig
 
 MANAGER = web.AppKey("manager", DialogueManager)
 DEPS = web.AppKey("deps", "AppDeps")
@@ -196,11 +196,15 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def version(request: web.Request) -> web.Response:
-    import bot
+    import supportbot
 
     manifest = request.app[DEPS].model.manifest
     return web.json_response(
-        {"version": bot.__version__, "model": manifest.version, "created_at": manifest.created_at}
+        {
+            "version": supportbot.__version__,
+            "model": manifest.version,
+            "created_at": manifest.created_at,
+        }
     )
 
 

@@ -22,8 +22,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import sqlite_utils
 
-from bot.errors import SupportbotError
 from bot.group_commit import GroupCommit
+from supportbot.errors import SupportbotError
 
 T = TypeVar("T")
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelError
 from retrieval.encoder import TextEncoder
 from retrieval.index import Hit, Passage, PassageIndex
 from retrieval.intent_classifier import (
@@ -24,6 +23,7 @@ from retrieval.intent_classifier import (
 from retrieval.kb_answers import KbAnswers
 from retrieval.model_dir import Manifest, read_manifest
 from retrieval.ranker import ResponseRanker
+from supportbot.errors import ModelError
 
 log = logging.getLogger(__name__)
 

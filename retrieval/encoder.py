@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 START_TIMEOUT_SECONDS = 120.0
 """Loading the int8 encoder takes about a second; a child silent for this long is stuck."""

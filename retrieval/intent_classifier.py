@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from bot.errors import ModelError
 from retrieval.lexical import LexicalModel, fuse
+from supportbot.errors import ModelError
 
 OUT_OF_SCOPE = "out_of_scope"
 HEAD_FILE = "classifier/head.safetensors"

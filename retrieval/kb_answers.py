@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.errors import ModelError
 from retrieval.ranker_text import reply_key
+from supportbot.errors import ModelError
 
 KB_ANSWERS_FILE = "kb_answers.json"
 LABEL_PREFIX = "kb:"

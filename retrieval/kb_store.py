@@ -27,7 +27,7 @@ from urllib.parse import quote
 import numpy as np
 import sqlite_utils
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 STORE_FILE = "index/kb.sqlite"
 BUSY_SECONDS = 60

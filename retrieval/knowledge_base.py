@@ -15,7 +15,6 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from bot.errors import ModelError
 from retrieval.kb_store import KnowledgeStore, NewDocument
 from retrieval.model_dir import RetrievalInfo
 from retrieval.vector_files import prune_vector_files, read_vector_file, write_vector_file
@@ -27,6 +26,7 @@ from retrieval.vector_index import (
     needs_rebuild,
     remove_vectors,
 )
+from supportbot.errors import ModelError
 
 LOAD_ATTEMPTS = 5
 

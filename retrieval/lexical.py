@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from safetensors.numpy import load_file, save_file
 from sklearn.feature_extraction.text import CountVectorizer
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 LEXICAL_WEIGHTS_FILE = "classifier/lexical.safetensors"
 LEXICAL_VOCAB_FILE = "classifier/lexical_vocabulary.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 MANIFEST_FILE = "manifest.json"
 MODEL_FORMAT = "supportbot-model"

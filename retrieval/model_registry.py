@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import ModelError
 from retrieval.model_dir import read_manifest
+from supportbot.errors import ModelError
 
 VERSIONS_DIR = "versions"
 EVALUATIONS_DIR = "evaluations"

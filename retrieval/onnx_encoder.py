@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 if TYPE_CHECKING:
     import onnxruntime as ort

@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
-from bot.errors import ModelError
 from retrieval.model_dir import RankerInfo, read_manifest
 from retrieval.ranker_encoder import RankerEncoder
 from retrieval.ranker_ngrams import NgramEncoder
 from retrieval.ranker_rerank import Reranker, words
 from retrieval.ranker_text import format_context, last_turns
+from supportbot.errors import ModelError
 
 RANKER_DIR = "ranker"
 ENCODER_DIR = f"{RANKER_DIR}/encoder"

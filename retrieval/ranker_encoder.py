@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.errors import ModelError
 from retrieval.onnx_encoder import mean_pool_normalise
+from supportbot.errors import ModelError
 
 TOKENIZER_FILE = "tokenizer.json"
 

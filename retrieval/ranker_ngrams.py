@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import load_file
 
-from bot.errors import ModelError
 from retrieval.ranker_text import split_context
+from supportbot.errors import ModelError
 
 _TOKEN = re.compile(r"[a-z0-9']+|[^\sa-z0-9']")
 SIDES = ("context", "reply")

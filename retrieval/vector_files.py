@@ -15,8 +15,8 @@ from pathlib import Path
 
 import faiss
 
-from bot.errors import ModelError
 from retrieval.vector_index import from_bytes, to_bytes
+from supportbot.errors import ModelError
 
 INDEX_FOLDER = "index"
 _NAME = re.compile(r"^vectors-(\d{6,})\.faiss(\.partial)?$")

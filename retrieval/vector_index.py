@@ -18,7 +18,7 @@ from typing import Literal
 import faiss
 import numpy as np
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 IndexKind = Literal["auto", "exact", "approximate"]
 APPROXIMATE_ABOVE = 10_000

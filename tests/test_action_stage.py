@@ -15,18 +15,19 @@ import sqlite_utils
 
 from bot import messages
 from bot.action_stage import ActionPolicy, actions_from_config
-from bot.actions import ActionResult, LocalActionsConfig, RemoteActionsConfig
+from bot.actions import ActionResult
 from bot.actions.events import FollowupAction
 from bot.actions.testing import action_server, free_port
 from bot.channels.base import InboundMessage
 from bot.conversation_stages import ConversationMemory
 from bot.conversation_state import ConversationState
 from bot.dialogue import Turn
-from bot.dialogue_config import DialogueConfig, FormSpec, SlotSpec
-from bot.errors import ConfigError
 from bot.handoff import HandoffNotifier
 from bot.server import ServerSettings
 from bot.testing import live_server
+from supportbot.config import LocalActionsConfig, RemoteActionsConfig
+from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
+from supportbot.errors import ConfigError
 
 WEBHOOK = "/webhooks/rest/webhook"
 PACKAGE = "tests.action_fixtures"

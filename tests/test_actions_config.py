@@ -5,14 +5,10 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bot.actions import (
-    ActionsConfig,
-    LocalActionsConfig,
-    RemoteActionsConfig,
-    create_action_runner,
-)
+from bot.actions import create_action_runner
 from bot.actions.local import LocalActionRunner
 from bot.actions.remote import RemoteActionRunner
+from supportbot.config import ActionsConfig, LocalActionsConfig, RemoteActionsConfig
 
 CONFIG = TypeAdapter(ActionsConfig)
 REMOTE = {"kind": "remote", "url": "http://127.0.0.1:5055"}

@@ -10,7 +10,7 @@ import pytest
 
 from bot.actions import ConversationView, FailureReason, LatestMessage
 from bot.actions.local import LocalActionRunner, discover_actions
-from bot.errors import ConfigError
+from supportbot.errors import ConfigError
 
 PACKAGE = "tests.action_fixtures"
 

@@ -21,11 +21,11 @@ from bot.conversation_stages import (
     track_conversation,
 )
 from bot.dialogue import DialogueManager, Turn
-from bot.dialogue_config import DialogueConfig, FormSpec, SlotSpec
 from bot.handoff import HandoffNotifier, asks_for_human
 from bot.small_talk import small_talk
 from retrieval.bot_model import Analysis
 from retrieval.intent_classifier import IntentPrediction
+from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
 
 
 class MemoryStates:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import load_config
+from supportbot.config import load_config
 from training.schema import OUTCOMES, SPEAKERS
 
 REPO = Path(__file__).resolve().parents[1]

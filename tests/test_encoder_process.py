@@ -13,13 +13,13 @@ import pytest
 import sqlite_utils
 
 from bot import messages
-from bot.errors import ModelError
 from bot.model_swap import serving_model
 from bot.testing import live_server
 from retrieval.bot_model import BotModel
 from retrieval.encoder_process import NICENESS, EncoderProcess
 from retrieval.model_dir import read_manifest
 from retrieval.onnx_encoder import serving_encoder
+from supportbot.errors import ModelError
 
 TEXTS = ["I lost my card", "how do I reset my password?", "hi", "where is my refund " * 5]
 

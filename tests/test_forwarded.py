@@ -8,11 +8,11 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.channels.webchat_config import WebchatSettings
-from bot.config import BotConfig
-from bot.forwarded import client_address, parse_networks
+from bot.forwarded import client_address
 from bot.server import ServerSettings
 from bot.testing import live_server
+from supportbot.config import BotConfig, parse_networks
+from supportbot.config.channels import WebchatSettings
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.config import TrainingConfig
-from bot.errors import ConfigError
 from retrieval.bot_model import BotModel, load_serving_encoder
 from retrieval.intent_classifier import last_layers
 from retrieval.model_dir import read_manifest
+from supportbot.config import TrainingConfig
+from supportbot.errors import ConfigError
 from training.head_layers import choose_head, layer_choices
 from training.scaffold import scaffold_project
 from training.train import train_model

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import ModelError
 from retrieval.index import Passage, PassageIndex, SearchSettings
 from retrieval.kb_store import KnowledgeStore, NewDocument
 from retrieval.knowledge_base import (
@@ -20,6 +19,7 @@ from retrieval.knowledge_base import (
 )
 from retrieval.model_dir import RetrievalInfo
 from retrieval.vector_index import VectorIndexSettings, stored_ids
+from supportbot.errors import ModelError
 
 DIMENSION = 32
 SETTINGS = VectorIndexSettings()

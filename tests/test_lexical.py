@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.errors import ModelError
 from retrieval.intent_classifier import ClassifierSettings, IntentClassifier
 from retrieval.lexical import CHAR_NGRAMS, WORD_NGRAMS, LexicalModel, fuse
+from supportbot.errors import ModelError
 from training.lexical_trainer import choose_share, fit_lexical_model
 
 TEXTS = [

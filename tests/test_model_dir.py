@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from bot.errors import ModelError
 from retrieval.bot_model import BotModel
 from retrieval.model_dir import read_manifest
+from supportbot.errors import ModelError
 from training.model_writer import staged_model_dir
 
 

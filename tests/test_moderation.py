@@ -7,11 +7,12 @@ import sys
 
 import pytest
 
-from bot.moderation import ModerationConfig, Moderator, check_message, normalise_text
+from bot.moderation import Moderator, check_message, normalise_text
 from bot.moderation.abuse import AbuseDetector
 from bot.moderation.injection import find_injection
 from bot.moderation.text import fold_case
 from bot.moderation.threats import find_threat
+from supportbot.config import ModerationConfig
 
 
 def test_normalise_strips_zero_width_and_control_and_collapses_whitespace():

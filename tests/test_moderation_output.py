@@ -55,7 +55,7 @@ def test_exported_classifier_matches_alt_profanity_check():
 
 
 def test_missing_classifier_weights_are_a_loud_error(tmp_path):
-    from bot.errors import ModelError
+    from supportbot.errors import ModelError
 
     with pytest.raises(ModelError, match="cannot load the offensive-language model"):
         OffensiveScorer(tmp_path)

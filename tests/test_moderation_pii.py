@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.moderation import ModerationConfig, PiiDetector, find_pii, luhn_valid, redact
-from bot.moderation.config import NationalIdRule
+from bot.moderation import PiiDetector, find_pii, luhn_valid, redact
 from bot.moderation.identifiers import iban_check_digits, iban_valid
 from bot.moderation.pii import CLEAN_TEXTS_REMEMBERED
+from supportbot.config import ModerationConfig
+from supportbot.config.moderation import NationalIdRule
 
 EVAL = Path(__file__).resolve().parents[1] / "data" / "moderation_eval" / "messages.jsonl"
 
@@ -197,3 +198,10 @@ def test_evaluation_set_is_large_labelled_and_its_offsets_are_exact():
             assert value and value == value.strip(), (row["text"], span)
             assert not row["text"][span["end"] : span["end"] + 1].isalnum(), (row["text"], span)
     assert sum(len(row["pii"]) for row in rows) >= 300
+
+
+def test_the_config_names_exactly_the_checksums_detection_implements():
+    from bot.moderation.identifiers import CHECKSUMS
+    from supportbot.config.moderation import CHECKSUM_NAMES
+
+    assert set(CHECKSUM_NAMES) == set(CHECKSUMS)

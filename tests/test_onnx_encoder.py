@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.errors import ModelError
 from retrieval import onnx_encoder
 from retrieval.encoder import TextEncoder, base_model_path
 from retrieval.onnx_encoder import OnnxEncoder, export_onnx
+from supportbot.errors import ModelError
 
 SENTENCES = [
     "hi",

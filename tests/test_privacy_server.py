@@ -11,10 +11,10 @@ import aiohttp
 import pytest
 
 from bot import admin
-from bot.moderation import PrivacyConfig
 from bot.server import ServerSettings
 from bot.store import SQLiteConversationStore, TurnRecord
 from bot.testing import live_server
+from supportbot.config import PrivacyConfig
 
 WEBHOOK = "/webhooks/rest/webhook"
 TOKEN = "s3cret-admin-token"

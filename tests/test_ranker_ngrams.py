@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from bot.errors import ModelError
 from retrieval.ranker_ngrams import NgramEncoder, context_features
+from supportbot.errors import ModelError
 from training.dialogue_pairs import ReplyPair
 from training.ranker_ngram_trainer import NgramSettings, train_ngram_encoder
 

@@ -129,6 +129,6 @@ def printed_result(out: str) -> dict:
 
 
 def _learning(project):
-    from bot.config import load_config
+    from supportbot.config import load_config
 
     return load_config(project / "supportbot.yml").learning

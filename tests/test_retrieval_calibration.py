@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bot.config import RetrievalConfig
 from retrieval.index import PassageIndex
 from retrieval.model_dir import read_manifest
+from supportbot.config import RetrievalConfig
 from training.retrieval_calibration import Judged, calibrate_min_score, choose_threshold
 from training.schema import TrainingData
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.config import load_config
-from bot.errors import SupportbotError
+from supportbot.config import load_config
+from supportbot.errors import SupportbotError
 from training.scaffold import scaffold_project
 from training.schema import OUTCOMES, SPEAKERS
 

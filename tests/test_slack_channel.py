@@ -15,8 +15,7 @@ from aiohttp import web
 
 from bot import messages
 from bot.channels.slack import EVENTS_PATH, INTERACTIVE_PATH, SLACK
-from bot.channels.slack_config import SlackConfig, SlackSettings, settings_from_config
-from bot.errors import ConfigError
+from bot.channels.slack_config import SlackSettings, settings_from_config
 from bot.server import AppDeps, ServerSettings, create_app
 from bot.store import SQLiteConversationStore
 from bot.testing import live_server
@@ -31,6 +30,8 @@ from bot.testing_slack import (
     interaction_form,
     signed_headers,
 )
+from supportbot.config import SlackConfig
+from supportbot.errors import ConfigError
 
 CHANNEL = "C0SUPPORT"
 MENTION_TS = "1700000100.000100"

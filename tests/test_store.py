@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 import bot.store
-from bot.errors import SupportbotError
 from bot.store import (
     ConversationStore,
     SQLiteConversationStore,
     TurnRecord,
     open_database,
 )
+from supportbot.errors import SupportbotError
 
 
 def make_turn(conversation_id: str, message: str, created_at: float, **overrides) -> TurnRecord:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from bot.config import TrainingConfig
 from retrieval.bot_model import BotModel, load_serving_encoder
 from retrieval.model_dir import read_manifest
+from supportbot.config import TrainingConfig
 from training.encoder_stage import resolve_mode
 from training.scaffold import scaffold_project
 from training.train import train_model

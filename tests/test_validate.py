@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.config import TrainingConfig
+from supportbot.config import TrainingConfig
 from training.problems import ProblemLog
 from training.schema import (
     OUT_OF_SCOPE,

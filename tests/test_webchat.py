@@ -13,10 +13,10 @@ import sqlite_utils
 from bot import messages
 from bot.admission import CLOSING, GATE
 from bot.channels import webchat
-from bot.channels.webchat_config import WebchatSettings
-from bot.config import BotConfig
 from bot.server import ServerSettings
 from bot.testing import live_server
+from supportbot.config import BotConfig
+from supportbot.config.channels import WebchatSettings
 
 TOKEN = webchat.TOKEN_HEADER
 

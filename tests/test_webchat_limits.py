@@ -11,12 +11,12 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.channels.webchat_config import WebchatSettings
 from bot.channels.webchat_limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat_sessions import token_hash
-from bot.config import BotConfig
 from bot.server import ServerSettings
 from bot.testing import live_server
+from supportbot.config import BotConfig
+from supportbot.config.channels import WebchatSettings
 
 LIMITED = (
     "too many new chat sessions from this client: at most 3 per minute "

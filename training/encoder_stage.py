@@ -8,10 +8,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.config import TrainingConfig
-from bot.errors import ConfigError
 from retrieval.encoder import CachingEncoder, TextEncoder, base_model_path
 from retrieval.intent_classifier import OUT_OF_SCOPE
+from supportbot.config import TrainingConfig
+from supportbot.errors import ConfigError
 from training.finetune import finetune_encoder
 from training.intent_trainer import split_holdout
 from training.schema import TrainingData

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import classification_report, roc_auc_score
 
-from bot.errors import DataError
 from retrieval.bot_model import BotModel
 from retrieval.intent_classifier import OUT_OF_SCOPE
+from supportbot.errors import DataError
 from training import eval_plots
 from training.calibration import expected_calibration_error
 from training.loader import load_labelled_examples

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from bot.config import TrainingConfig
+from supportbot.config import TrainingConfig
 from training.precision import autocast, resolve_precision
 from training.schema import Example
 

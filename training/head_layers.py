@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from bot.config import FEATURE_LAYER_CHOICES, TrainingConfig
 from retrieval.intent_classifier import last_layers
+from supportbot.config import FEATURE_LAYER_CHOICES, TrainingConfig
 from training.lexical_trainer import choose_share
 
 Progress = Callable[[str], None]

@@ -12,11 +12,11 @@ from typing import Protocol
 
 import numpy as np
 
-from bot.config import RetrievalConfig
 from retrieval.index import Passage, PassageIndex
 from retrieval.kb_store import STORE_FILE, KnowledgeStore, NewDocument
 from retrieval.knowledge_base import create_knowledge_base, vector_settings
 from retrieval.model_dir import RetrievalInfo
+from supportbot.config import RetrievalConfig
 from training.retrieval_calibration import calibrate_min_score
 from training.schema import Article, Dialogue, TrainingData
 

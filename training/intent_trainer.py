@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.config import TrainingConfig
 from retrieval.intent_classifier import (
     OUT_OF_SCOPE,
     ClassifierSettings,
@@ -24,6 +23,7 @@ from retrieval.intent_classifier import (
     softmax,
 )
 from retrieval.lexical import LexicalModel
+from supportbot.config import TrainingConfig
 from training.calibration import (
     choose_support_weight,
     choose_thresholds,

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import DataError, ModelError
 from retrieval.bot_model import load_serving_encoder
 from retrieval.index import Passage
 from retrieval.knowledge_base import (
@@ -21,6 +20,7 @@ from retrieval.knowledge_base import (
     vector_settings,
 )
 from retrieval.model_dir import Manifest, read_manifest
+from supportbot.errors import DataError, ModelError
 from training.importers.common import display_path
 from training.importers.knowledge_base import load_knowledge_base
 from training.index_builder import FORMATS, article_passage, new_document

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.errors import DataError
 from bot.review_labels import Label, LabelError, check_label, ensure_schema, pending_queue
+from supportbot.errors import DataError
 
 COLUMNS = (
     "turn_id",

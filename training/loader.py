@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.config import CONFIG_FILENAME, BotConfig, DataSource, load_config
-from bot.errors import DataError
+from supportbot.config import CONFIG_FILENAME, BotConfig, DataSource, load_config
+from supportbot.errors import DataError
 from training.importers import IMPORTERS, JSONL_SUFFIXES, detect_format, load_source
 from training.importers.clinc import TEST_SPLITS, read_splits
 from training.importers.common import display_path, normalise_text, read_csv_table, read_text

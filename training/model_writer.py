@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bot.errors import ModelError
 from retrieval.model_dir import MANIFEST_FILE, Manifest, sha256_file
+from supportbot.errors import ModelError
 
 
 @contextmanager

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.errors import DataError
+from supportbot.errors import DataError
 from training.schema import Source
 
 Severity = Literal["error", "warning"]

@@ -22,12 +22,12 @@ import sqlite_utils
 import yaml
 from sklearn.metrics import f1_score
 
-from bot.config import CONFIG_FILENAME, BotConfig, LearningConfig, load_config
-from bot.errors import ConfigError
 from bot.review_labels import trainable_labels
 from retrieval.bot_model import BotModel
 from retrieval.model_dir import sha256_file
 from retrieval.model_registry import ModelRegistry
+from supportbot.config import CONFIG_FILENAME, BotConfig, LearningConfig, load_config
+from supportbot.errors import ConfigError
 from training.evaluate import Outcomes, predict_examples
 from training.loader import load_labelled_examples, load_project
 from training.validate import example_key

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.config import RetrievalConfig
 from retrieval.index import Hit, PassageIndex
+from supportbot.config import RetrievalConfig
 from training.off_topic import OFF_TOPIC_QUESTIONS
 from training.schema import OUT_OF_SCOPE, TrainingData
 

@@ -25,10 +25,10 @@ import numpy as np
 import sqlite_utils
 from sklearn.cluster import KMeans
 
-from bot.config import LearningConfig
 from bot.privacy import EXCLUDED_ACTIONS, EXCLUDED_FLAGS
 from bot.review_labels import enqueue, ensure_schema
 from retrieval.bot_model import BotModel
+from supportbot.config import LearningConfig
 
 MODEL_REASONS = {
     "fallback": 0.8,

@@ -10,7 +10,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from bot.errors import SupportbotError
+from supportbot.errors import SupportbotError
 
 _SKIPPED = {"__pycache__", ".DS_Store"}
 

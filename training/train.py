@@ -10,9 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import bot
-from bot.config import TrainingConfig
-from bot.errors import DataError
+import supportbot
 from retrieval.encoder import (
     BASE_MODEL_NAME,
     BASE_MODEL_PACKAGE,
@@ -30,6 +28,8 @@ from retrieval.model_dir import (
     RetrievalInfo,
     sha256_file,
 )
+from supportbot.config import TrainingConfig
+from supportbot.errors import DataError
 from training.encoder_stage import (
     ONNX_DIR,
     PreparedEncoder,
@@ -210,7 +210,7 @@ def _manifest(
         name=config.name,
         version=f"{config.name}-{created:%Y%m%d-%H%M%S}-{hashed[:8]}",
         created_at=created.isoformat(timespec="seconds"),
-        supportbot_version=bot.__version__,
+        supportbot_version=supportbot.__version__,
         base_model=BaseModelInfo(
             name=BASE_MODEL_NAME,
             package=BASE_MODEL_PACKAGE,

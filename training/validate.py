@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bot.config import TrainingConfig
+from supportbot.config import TrainingConfig
 from training.importers.common import quote
 from training.problems import ProblemLog
 from training.schema import OUT_OF_SCOPE, Example, TrainingData

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.actions.base import ActionResult, ActionRunner, BotMessage, FailureReason
-from bot.actions.config import ActionsConfig, LocalActionsConfig, RemoteActionsConfig
 from bot.actions.domain import build_domain
 from bot.actions.events import Event, parse_event, parse_events
 from bot.actions.replies import failure_replies, replies_for
@@ -21,6 +20,7 @@ from bot.actions.tracker import (
     events_from_history,
     tracker_state,
 )
+from supportbot.config.actions import ActionsConfig, LocalActionsConfig, RemoteActionsConfig
 
 __all__ = [
     "ActionResult",

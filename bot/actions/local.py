@@ -28,7 +28,7 @@ from rasa_sdk.utils import all_subclasses
 from bot.actions.base import ActionResult, BotMessage, FailureReason
 from bot.actions.events import parse_events
 from bot.actions.tracker import ConversationView, tracker_state
-from bot.errors import ConfigError
+from supportbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

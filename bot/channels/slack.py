@@ -28,8 +28,8 @@ from bot.channels.slack_config import CONFIG_KEY, SlackSettings
 from bot.channels.slack_dedupe import SlackEventStore
 from bot.channels.slack_verify import SlackRequestVerifier
 from bot.dialogue import DialogueManager
-from bot.errors import ConfigError
 from bot.http_errors import RequestError
+from supportbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

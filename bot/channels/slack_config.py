@@ -1,4 +1,4 @@
-"""The `channels.slack` block of `supportbot.yml`, and the settings resolved from it.
+"""The Slack settings resolved from the `channels.slack` block of `supportbot.yml`.
 
 Tokens never live in the file: the config names environment variables, and `resolve`
 reads them at start-up, failing with the key and the variable when one is missing.
@@ -9,36 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from bot.errors import ConfigError
+from supportbot.config.channels import SlackConfig
+from supportbot.errors import ConfigError
 
-SLACK_API_URL = "https://slack.com/api/"
 CONFIG_KEY = "channels.slack"
-
-
-class SlackConfig(BaseModel):
-    """How the bot talks to one Slack workspace."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["events", "socket"] = "events"
-    """events: Slack posts to /webhooks/slack/events (needs a public URL); socket: the bot
-    opens a WebSocket to Slack (Socket Mode), for deployments without one."""
-    bot_token_env: str = "SLACK_BOT_TOKEN"
-    signing_secret_env: str = "SLACK_SIGNING_SECRET"
-    """Only read in events mode: Socket Mode requests arrive over the authenticated socket."""
-    app_token_env: str = "SLACK_APP_TOKEN"
-    """Only read in socket mode: an app-level token (xapp-...) with connections:write."""
-    api_url: str = SLACK_API_URL
-    """The Web API base URL; override for a proxy or a test fake."""
-    dedupe_ttl_hours: float = Field(default=24.0, gt=0)
-    """How long a seen event_id is remembered (Slack retries within minutes)."""
-    reply_in_thread: bool = True
-    """In channels, answer in the thread of the mention (false: in the channel itself).
-    Direct messages are answered where the user wrote."""
 
 
 @dataclass(frozen=True)

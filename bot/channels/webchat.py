@@ -26,7 +26,6 @@ from bot.admin import HANDOFF_STATES
 from bot.admission import GATE, Rejected
 from bot.background_tasks import stop_task
 from bot.channels.base import InboundMessage
-from bot.channels.webchat_config import WebchatSettings
 from bot.channels.webchat_frames import (
     Feedback,
     FrameError,
@@ -43,6 +42,7 @@ from bot.channels.webchat_sessions import WebchatSessions
 from bot.conversation_state import HANDED_OFF
 from bot.handoff_events import handoff_listeners
 from bot.http_errors import RequestError, error_response
+from supportbot.config.channels import WebchatSettings
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,8 @@ class WebchatChannel:
         rows = await store.history(conversation_id, self.settings.history_turns)
         feedback = await store.feedback(conversation_id) if hasattr(store, "feedback") else {}
         return {
-            "title": self.settings.title,
-            "greeting": self.settings.greeting,
+            "title": self.settings.title or messages.WEBCHAT_TITLE,
+            "greeting": self.settings.greeting or messages.GREETING,
             "turns": render_turns(rows, feedback),
             "state": await self.state(app, conversation_id),
         }

@@ -6,11 +6,12 @@ bot), `guards` (per-sender limits), `verdict` (the combined decision), `output`
 (replies), `stages` (the pipeline middleware), `config` (settings).
 """
 
-from bot.moderation.config import ModerationConfig, PrivacyConfig
 from bot.moderation.identifiers import luhn_valid
 from bot.moderation.pii import PiiDetector, PiiSpan, find_pii, redact
 from bot.moderation.text import normalise_text
 from bot.moderation.verdict import Check, ModerationVerdict, Moderator, check_message
+from supportbot.config.moderation import ModerationConfig
+from supportbot.config.privacy import PrivacyConfig
 
 __all__ = [
     "Check",

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.moderation import wordlists
-from bot.moderation.config import ModerationConfig
 from bot.moderation.offensive import OffensiveScorer, default_scorer
 from bot.moderation.text import fold_case
 from bot.moderation.threats import find_threat
+from supportbot.config.moderation import ModerationConfig
 
 AbuseLabel = Literal["none", "profanity", "insult", "threat"]
 Mode = Literal["combined", "words", "classifier"]

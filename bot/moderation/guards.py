@@ -12,7 +12,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.moderation.config import ModerationConfig
+from supportbot.config.moderation import ModerationConfig
 
 
 @dataclass

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from safetensors.numpy import load_file
 
-from bot.errors import ModelError
+from supportbot.errors import ModelError
 
 DATA = Path(__file__).resolve().parent / "data"
 

@@ -18,8 +18,8 @@ from functools import cache
 import phonenumbers
 from phonenumbers.phonemetadata import PhoneMetadata
 
-from bot.moderation.config import ModerationConfig, NationalIdRule
 from bot.moderation.identifiers import CHECKSUMS, IBAN_LENGTHS, card_valid, iban_valid
+from supportbot.config.moderation import ModerationConfig, NationalIdRule
 
 PRIORITY = ("SECRET", "EMAIL", "IBAN", "CARD", "NATIONAL_ID", "IP", "PHONE")
 

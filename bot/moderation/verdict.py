@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from bot.moderation.abuse import AbuseDetector
-from bot.moderation.config import ModerationConfig
 from bot.moderation.guards import SenderGuard
 from bot.moderation.injection import find_injection
 from bot.moderation.pii import PiiDetector, PiiSpan
 from bot.moderation.text import normalise_text
+from supportbot.config.moderation import ModerationConfig
 
 Action = Literal["allow", "warn", "block", "handoff", "damp"]
 _SEVERITY = {"allow": 0, "warn": 1, "damp": 2, "handoff": 3, "block": 4}

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.config import CONFIG_FILENAME, DataSource
+from supportbot.config import CONFIG_FILENAME, DataSource
 from training.problems import ProblemLog
 from training.schema import Source, TrainingData
 

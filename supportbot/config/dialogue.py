@@ -10,16 +10,14 @@ import re
 import string
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from supportbot.config.base import Strict
 
 SLOT_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SlotSpec(_Strict):
+class SlotSpec(Strict):
     """One value a form asks for, with the question and how an answer is checked."""
 
     name: str
@@ -50,7 +48,7 @@ class SlotSpec(_Strict):
         return pattern
 
 
-class FormSpec(_Strict):
+class FormSpec(Strict):
     """Slots to collect, one question at a time, before the intent is answered."""
 
     intent: str
@@ -74,7 +72,7 @@ class FormSpec(_Strict):
         return self
 
 
-class HandoffConfig(_Strict):
+class HandoffConfig(Strict):
     after_fallbacks: int = Field(default=2, ge=1)
     """Consecutive turns the bot could not answer before it offers and starts a handoff."""
     intents: list[str] = Field(
@@ -86,7 +84,7 @@ class HandoffConfig(_Strict):
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
-class DialogueConfig(_Strict):
+class DialogueConfig(Strict):
     idle_timeout_minutes: float = Field(default=30.0, gt=0)
     """After this long without a message, slots, the open form and the fallback count reset."""
     history_turns: int = Field(default=10, ge=1, le=100)

@@ -1,5 +1,5 @@
-"""The `actions:` section of the bot config, to be hooked into `bot.config` as
-`actions: ActionsConfig | None = None`.
+"""The `actions:` section of the bot config: custom actions (rasa-sdk), in-process or on
+an action server.
 
     actions:
       kind: remote            # or: local
@@ -15,7 +15,9 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
+
+from supportbot.config.base import Strict
 
 MODULE_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -23,10 +25,8 @@ Timeout = Annotated[float, Field(gt=0, le=120)]
 ACTION_NAME = re.compile(r"^[A-Za-z_][\w.-]*$")
 
 
-class _WhenToRun(BaseModel):
+class _WhenToRun(Strict):
     """What both kinds share: which intents run which action, and the followup limit."""
-
-    model_config = ConfigDict(extra="forbid")
 
     intents: dict[str, str] = Field(default_factory=dict)
     """Intent name -> action name, like a Rasa rule `intent: x` then `action: y`."""

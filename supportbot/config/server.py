@@ -1,0 +1,37 @@
+"""The `server:` section: how `supportbot serve` sits in its network."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+from pydantic import Field, field_validator
+
+from supportbot.config.base import Strict
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(entries: Sequence[str]) -> list[Network]:
+    """Addresses or CIDR ranges; ValueError names the entry that is neither."""
+    networks = []
+    for position, entry in enumerate(entries):
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError as exc:
+            raise ValueError(f"[{position}] {entry!r}: not an IP address or network") from exc
+    return networks
+
+
+class ServerConfig(Strict):
+    """How `supportbot serve` sits in its network."""
+
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the
+    client (bot/forwarded.py); empty: the connection's own address is the client's."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, entries: list[str]) -> list[str]:
+        parse_networks(entries)
+        return entries
