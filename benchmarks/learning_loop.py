@@ -2,7 +2,7 @@
 labelling random turns, for the same number of labels, on BANKING77?
 
 A seed model is trained on a stratified 10% of `train`. The rest of `train` is sent through
-the real server (`python -m bot.cli serve` on loopback, following a model registry) as live
+the real server (`python -m supportbot.cli serve` on loopback, following a model registry) as live
 traffic, one customer per message, so the SQLite log holds real served turns (redacted
 text, intent, confidence, action). Then, each round, for two arms in the same run:
 
@@ -45,10 +45,10 @@ sys.path.insert(0, str(ROOT))
 
 from bot.review_labels import Label, save_labels  # noqa: E402
 from bot.store import open_database  # noqa: E402
-from bot.testing import free_port  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from retrieval.model_registry import ModelRegistry  # noqa: E402
 from supportbot.config import LearningConfig  # noqa: E402
+from supportbot.testing import free_port  # noqa: E402
 from training.retrain import evaluate_version, retrain  # noqa: E402
 from training.review import load_candidates, pick_for_review  # noqa: E402
 from training.train import train_model  # noqa: E402
@@ -135,7 +135,7 @@ class Server:
         self.url = f"http://127.0.0.1:{free_port()}"
         port = self.url.rsplit(":", 1)[1]
         command = [
-            sys.executable, "-m", "bot.cli", "serve", "--model", str(models_root),
+            sys.executable, "-m", "supportbot.cli", "serve", "--model", str(models_root),
             "--host", "127.0.0.1", "--port", port, "--db", str(db_path),
         ]  # fmt: skip
         self.log = open(log_path, "w")  # noqa: SIM115 - closed in stop()

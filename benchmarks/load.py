@@ -1,6 +1,6 @@
 """Load on `supportbot serve`: latency and throughput at several concurrency levels.
 
-Starts the real server (`python -m bot.cli serve`) on a free loopback port with the demo
+Starts the real server (`python -m supportbot.cli serve`) on a free loopback port with the demo
 bot (trained first if `models/banking-demo` is missing), then drives the Rasa REST
 webhook with an aiohttp client: at each concurrency level, that many clients send
 BANKING77 test messages back to back, each message as a new conversation (so the
@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.encoder_latency import machine_info  # noqa: E402
 from bot.messages import RATE_LIMITED  # noqa: E402
-from bot.testing import free_port  # noqa: E402
+from supportbot.testing import free_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "banking77" / "test.csv"
@@ -107,7 +107,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
-            sys.executable, "-m", "bot.cli", "serve", "--model", str(model),
+            sys.executable, "-m", "supportbot.cli", "serve", "--model", str(model),
             "--host", "127.0.0.1", "--port", str(self.port), "--db", str(workdir / "load.db"),
         ]  # fmt: skip
         self.log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed in stop()

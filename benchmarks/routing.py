@@ -118,7 +118,7 @@ async def send_all(url: str, items: list, concurrency: int = 8) -> list[bool]:
 
 
 async def serve_and_send(model, db_path: Path, items: list) -> list[bool]:
-    from bot.testing import live_server
+    from supportbot.testing import live_server
 
     async with live_server(model, db_path) as server:
         return await send_all(server.url, items)

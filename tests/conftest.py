@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing import train_tiny_bot
 from retrieval.bot_model import BotModel
+from supportbot.testing import train_tiny_bot
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,10 +24,10 @@ from bot.conversation_state import ConversationState
 from bot.dialogue import Turn
 from bot.handoff import HandoffNotifier
 from bot.server import ServerSettings
-from bot.testing import live_server
 from supportbot.config import LocalActionsConfig, RemoteActionsConfig
 from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
 from supportbot.errors import ConfigError
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 PACKAGE = "tests.action_fixtures"

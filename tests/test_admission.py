@@ -14,7 +14,7 @@ import sqlite_utils
 
 from bot.admission import BUSY, CLOSING, GATE, AdmissionGate, Rejected, drain
 from bot.server import ServerSettings
-from bot.testing import live_server
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 

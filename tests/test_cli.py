@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from bot.cli import main
+from supportbot.cli import main
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "supportbot.cli", *args], capture_output=True, text=True, timeout=300
     )
 
 
@@ -165,7 +165,7 @@ def test_train_on_malformed_data_names_file_and_line(tmp_path):
 
 def test_chat_answers_in_the_terminal(tiny_model_dir):
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--model", str(tiny_model_dir)],
+        [sys.executable, "-m", "supportbot.cli", "chat", "--model", str(tiny_model_dir)],
         input="where is my order?\n\n",
         capture_output=True,
         text=True,
@@ -196,12 +196,12 @@ def test_predict_explain_shows_supporting_examples(tiny_model_dir, tmp_path, cap
 
 
 def test_an_unexpected_failure_is_reported_without_a_traceback(tmp_path, monkeypatch, capsys):
-    import bot.commands
+    import supportbot.cli.project
 
     def broken(args):
         raise ZeroDivisionError
 
-    monkeypatch.setattr(bot.commands, "run_init", broken)
+    monkeypatch.setattr(supportbot.cli.project, "run_init", broken)
     assert main(["init", str(tmp_path / "x")]) == 70
     err = capsys.readouterr().err
     assert err.startswith("error: internal error (ZeroDivisionError); this is a bug")

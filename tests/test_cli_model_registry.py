@@ -8,8 +8,8 @@ import json
 
 import pytest
 
-from bot.cli import main
 from retrieval.model_registry import ModelRegistry
+from supportbot.cli import main
 
 
 @pytest.fixture

@@ -116,6 +116,20 @@ def test_every_copy_source_exists_in_the_repo(stages: list[Stage]):
     assert local_copies >= 6
 
 
+def test_the_builder_copies_every_package_the_project_installs(stages: list[Stage], pyproject):
+    """A package left out of the image would make `pip install .` silently skip it."""
+    copied = {
+        source.rstrip("/")
+        for stage in stages[:-1]
+        for args in stage.all("COPY")
+        for source in copy_parts(args)[1]
+    }
+    packages = {
+        name.rstrip("*") for name in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    }
+    assert packages <= copied, f"not copied into the builder: {sorted(packages - copied)}"
+
+
 def test_runtime_copies_the_venv_from_the_builder(runtime: Stage):
     from_builder = [copy_parts(args) for args in runtime.all("COPY") if "--from=" in args]
     assert (["--from=builder"], ["/opt/venv"], "/opt/venv") in from_builder
@@ -188,7 +202,7 @@ def test_train_service_uses_data_shipped_in_the_image(runtime: Stage, compose: d
 
 
 def _cli_parser():
-    from bot.cli import build_parser
+    from supportbot.cli import build_parser
 
     return build_parser()
 

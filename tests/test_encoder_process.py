@@ -14,12 +14,12 @@ import sqlite_utils
 
 from bot import messages
 from bot.model_swap import serving_model
-from bot.testing import live_server
 from retrieval.bot_model import BotModel
 from retrieval.encoder_process import NICENESS, EncoderProcess
 from retrieval.model_dir import read_manifest
 from retrieval.onnx_encoder import serving_encoder
 from supportbot.errors import ModelError
+from supportbot.testing import live_server
 
 TEXTS = ["I lost my card", "how do I reset my password?", "hi", "where is my refund " * 5]
 

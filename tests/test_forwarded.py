@@ -10,9 +10,9 @@ from pydantic import ValidationError
 
 from bot.forwarded import client_address
 from bot.server import ServerSettings
-from bot.testing import live_server
 from supportbot.config import BotConfig, parse_networks
 from supportbot.config.channels import WebchatSettings
+from supportbot.testing import live_server
 
 PROXIES = parse_networks(["10.0.0.0/8", "127.0.0.1"])
 
@@ -76,8 +76,8 @@ async def test_session_limit_counts_forwarded_clients_only_behind_a_trusted_prox
 def test_serve_takes_the_proxies_from_the_models_config():
     from types import SimpleNamespace
 
-    from bot.commands import _server_settings
+    from supportbot.cli.serving import server_settings
 
     manifest = SimpleNamespace(config={"server": {"trusted_proxies": ["10.0.0.0/8"]}})
-    settings = _server_settings(SimpleNamespace(manifest=manifest), channels=False)
+    settings = server_settings(SimpleNamespace(manifest=manifest), channels=False)
     assert settings.trusted_proxies == ["10.0.0.0/8"]

@@ -1,4 +1,4 @@
-"""SIGTERM to a real `python -m bot.cli serve` while slow turns are in flight: every
+"""SIGTERM to a real `python -m supportbot.cli serve` while slow turns are in flight: every
 admitted request gets its answer, a new one gets 503 with Retry-After, every answered
 turn is in the SQLite log, and the process exits 0."""
 
@@ -17,7 +17,7 @@ import aiohttp
 import sqlite_utils
 
 from bot.admission import CLOSING
-from bot.testing import free_port
+from supportbot.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 WEBHOOK = "/webhooks/rest/webhook"
@@ -64,7 +64,7 @@ async def post(url: str, sender: str, message: str):
 async def test_sigterm_finishes_in_flight_turns_and_logs_them(model_dir_copy, tmp_path):
     model = with_slow_action(model_dir_copy)
     port, db = free_port(), tmp_path / "log.db"
-    command = [sys.executable, "-m", "bot.cli", "serve", "--model", str(model)]
+    command = [sys.executable, "-m", "supportbot.cli", "serve", "--model", str(model)]
     command += ["--port", str(port), "--db", str(db)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
     log_path = tmp_path / "serve.log"

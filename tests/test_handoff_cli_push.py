@@ -14,10 +14,10 @@ import pytest
 import sqlite_utils
 
 from bot import handoff_events
-from bot.cli import main
 from bot.server import ServerSettings
 from bot.state_store import JOURNAL_KEEP_SECONDS, open_state_db, set_handoff_journaled
-from bot.testing import live_server
+from supportbot.cli import main
+from supportbot.testing import live_server
 from tests.test_handoff_push import RELEASED, TAKEN, first_turn, hello
 
 TOKEN = "cli-push-admin-token"
@@ -39,7 +39,7 @@ def quick_polls(monkeypatch):
 async def supportbot(*args: str) -> None:
     """The CLI in its own process, as an agent runs it next to the server."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, stdout=asyncio.subprocess.DEVNULL
+        sys.executable, "-m", "supportbot.cli", *args, stdout=asyncio.subprocess.DEVNULL
     )
     assert await asyncio.wait_for(process.wait(), timeout=60) == 0
 

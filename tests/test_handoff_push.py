@@ -10,7 +10,7 @@ import sqlite_utils
 from bot import messages
 from bot.handoff_events import HandoffListeners
 from bot.server import ServerSettings
-from bot.testing import live_server
+from supportbot.testing import live_server
 
 TOKEN = "push-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

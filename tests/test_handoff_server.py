@@ -6,9 +6,9 @@ from __future__ import annotations
 import aiohttp
 
 from bot import messages
-from bot.cli import main
 from bot.server import ServerSettings
-from bot.testing import live_server
+from supportbot.cli import main
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 TOKEN = "handoff-admin-token"

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.testing import write_file
 from retrieval import bm25_memory, hybrid
 from retrieval.bot_model import load_serving_encoder
 from retrieval.hybrid import fts_query, fuse, identifiers
@@ -17,6 +16,7 @@ from retrieval.index import PassageIndex, SearchSettings
 from retrieval.kb_store import KnowledgeStore
 from retrieval.model_dir import read_manifest
 from retrieval.passage_memory import PassageMemory, PassageVectors
+from supportbot.testing import write_file
 from training.kb_manager import add_documents
 
 TERMINAL_MD = """# Card terminal help

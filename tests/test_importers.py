@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing import write_file as write
 from supportbot.config import DataSource
+from supportbot.testing import write_file as write
 from training.importers import detect_format, load_source
 from training.problems import ProblemLog
 from training.schema import OUT_OF_SCOPE, Button, Example, Response, Source, TrainingData

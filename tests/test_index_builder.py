@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.testing import write_file
 from retrieval.kb_store import KnowledgeStore
+from supportbot.testing import write_file
 from training.index_builder import carried_documents, training_documents
 from training.kb_manager import add_documents
 from training.schema import Article, Dialogue, Source, TrainingData, Turn

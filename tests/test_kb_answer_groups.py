@@ -13,13 +13,13 @@ import pytest
 from bot.channels.base import InboundMessage
 from bot.dialogue import Turn
 from bot.pipeline import ResponsePolicy
-from bot.testing import write_file
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.kb_answers import KbAnswers
 from retrieval.kb_store import KnowledgeStore
 from retrieval.passage_memory import PassageMemory
 from supportbot.config import TrainingConfig
 from supportbot.errors import ModelError
+from supportbot.testing import write_file
 from training.kb_answer_groups import answer_groups, group_examples
 from training.kb_manager import add_documents, remove_documents
 from training.scaffold import scaffold_project

@@ -12,10 +12,10 @@ from pathlib import Path
 import aiohttp
 
 from bot import messages
-from bot.cli import main
-from bot.testing import live_server, write_file
 from retrieval.bot_model import BotModel
 from retrieval.index import PassageIndex
+from supportbot.cli import main
+from supportbot.testing import live_server, write_file
 
 CODES_MD = """# Terminal error codes
 

@@ -8,12 +8,12 @@ import json
 import aiohttp
 import pytest
 
-from bot.cli import main
 from bot.privacy import forget_sender
 from bot.review_labels import enqueue, trainable_labels
 from bot.server import ServerSettings
 from bot.store import SQLiteConversationStore, open_database
-from bot.testing import live_server
+from supportbot.cli import main
+from supportbot.testing import live_server
 from training.labels import export_rows, import_labels, write_rows
 
 WEBHOOK = "/webhooks/rest/webhook"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.testing import write_file as write
 from supportbot.config import BotConfig
 from supportbot.errors import DataError
+from supportbot.testing import write_file as write
 from training.loader import Project, load_labelled_examples, load_messages, load_project
 from training.schema import OUT_OF_SCOPE, Source
 

@@ -14,11 +14,11 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.cli import main
 from bot.model_swap import ModelHolder
 from bot.server import ServerSettings
-from bot.testing import live_server
 from retrieval.model_registry import ModelRegistry
+from supportbot.cli import main
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 TOKEN = "swap-admin-token"

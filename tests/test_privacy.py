@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from bot import privacy
-from bot.cli import main
 from bot.store import SQLiteConversationStore, TurnRecord, open_database
+from supportbot.cli import main
 
 DAY = 86400.0
 

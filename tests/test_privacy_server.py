@@ -13,8 +13,8 @@ import pytest
 from bot import admin
 from bot.server import ServerSettings
 from bot.store import SQLiteConversationStore, TurnRecord
-from bot.testing import live_server
 from supportbot.config import PrivacyConfig
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 TOKEN = "s3cret-admin-token"

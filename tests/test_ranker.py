@@ -16,12 +16,12 @@ from bot import reply_ranking
 from bot.channels.base import InboundMessage
 from bot.dialogue import Turn
 from bot.pipeline import ResponsePolicy
-from bot.testing import live_server
 from retrieval.bot_model import BotModel, ResponseTemplate
 from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker
 from retrieval.ranker_text import embedding_text
 from supportbot.errors import ModelError
+from supportbot.testing import live_server
 from training.importers.dialogues import iter_dialogues
 from training.precision import resolve_precision
 from training.problems import ProblemLog

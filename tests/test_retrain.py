@@ -7,10 +7,10 @@ from __future__ import annotations
 import csv
 import json
 
-from bot.cli import main
 from bot.review_labels import Label, save_labels
 from bot.store import SQLiteConversationStore, TurnRecord, open_database
 from retrieval.model_registry import ModelRegistry
+from supportbot.cli import main
 from training.retrain import promote_if_not_worse
 
 CONFIG = """name: retrain-bot

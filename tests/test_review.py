@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
 from bot.review_labels import Label, save_labels
 from bot.store import SQLiteConversationStore, TurnRecord, open_database
+from supportbot.cli import main
 from training.intent_discovery import discover_intents
 from training.review import pick_for_review
 

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from bot import messages
 from bot.server import ServerSettings
-from bot.testing import live_server
+from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"
 

@@ -18,8 +18,10 @@ from bot.channels.slack import EVENTS_PATH, INTERACTIVE_PATH, SLACK
 from bot.channels.slack_config import SlackSettings, settings_from_config
 from bot.server import AppDeps, ServerSettings, create_app
 from bot.store import SQLiteConversationStore
-from bot.testing import live_server
-from bot.testing_slack import (
+from supportbot.config import SlackConfig
+from supportbot.errors import ConfigError
+from supportbot.testing import live_server
+from supportbot.testing.slack import (
     APP_TOKEN,
     BOT_TOKEN,
     BOT_USER_ID,
@@ -30,8 +32,6 @@ from bot.testing_slack import (
     interaction_form,
     signed_headers,
 )
-from supportbot.config import SlackConfig
-from supportbot.errors import ConfigError
 
 CHANNEL = "C0SUPPORT"
 MENTION_TS = "1700000100.000100"

@@ -14,9 +14,9 @@ from bot import messages
 from bot.admission import CLOSING, GATE
 from bot.channels import webchat
 from bot.server import ServerSettings
-from bot.testing import live_server
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
+from supportbot.testing import live_server
 
 TOKEN = webchat.TOKEN_HEADER
 

@@ -16,7 +16,7 @@ from bot import messages
 from bot.channels.webchat import TOKEN_HEADER
 from bot.dialogue import Next, Turn
 from bot.server import MANAGER, ServerSettings
-from bot.testing import live_server
+from supportbot.testing import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

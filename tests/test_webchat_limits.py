@@ -14,9 +14,9 @@ import sqlite_utils
 from bot.channels.webchat_limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat_sessions import token_hash
 from bot.server import ServerSettings
-from bot.testing import live_server
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
+from supportbot.testing import live_server
 
 LIMITED = (
     "too many new chat sessions from this client: at most 3 per minute "

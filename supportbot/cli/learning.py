@@ -1,5 +1,5 @@
-"""The learning-loop sub-commands: `review`, `labels export|import`, `discover`, `retrain`
-and `models list|add|promote|rollback`. Training code is imported inside the commands, so
+"""The learning-loop sub-commands: `review`, `labels export|import`, `discover` and
+`retrain`. Training code is imported inside the commands, so
 `serve` never loads it."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import argparse
 import json
 from pathlib import Path
 
-from bot.cli_types import float_between, int_at_least
+from supportbot.cli.arguments import DEFAULT_DB, existing_log
+from supportbot.cli.types import float_between, int_at_least
 from supportbot.config import CONFIG_FILENAME, LearningConfig, load_config
-from supportbot.errors import SupportbotError
 
 
-def add_learning_parsers(commands, default_db: str) -> None:
+def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB) -> None:
     review = commands.add_parser("review", help="pick logged turns most worth a human look")
     _model_and_db(review, default_db)
     review.add_argument(
@@ -23,6 +23,7 @@ def add_learning_parsers(commands, default_db: str) -> None:
     review.add_argument("--out", type=Path, help="also export the queued picks (.csv or .jsonl)")
     review.add_argument("--seed", type=int, default=0)
     review.add_argument("--json", action="store_true", help="print JSON lines")
+    review.set_defaults(run=run_review)
 
     labels = commands.add_parser("labels", help="export picks or import reviewed labels")
     actions = labels.add_subparsers(dest="labels_command", required=True, metavar="ACTION")
@@ -34,6 +35,7 @@ def add_learning_parsers(commands, default_db: str) -> None:
     load.add_argument("--reviewer", default="import", help="name recorded with the labels")
     for action in (export, load):
         action.add_argument("--db", default=default_db, help="SQLite conversation log")
+    labels.set_defaults(run=run_labels)
 
     discover = commands.add_parser("discover", help="candidate new intents from fallbacks")
     _model_and_db(discover, default_db)
@@ -42,24 +44,13 @@ def add_learning_parsers(commands, default_db: str) -> None:
         "--distance", type=float_between(0.0, 2.0), default=0.35, help="cosine merge distance"
     )
     discover.add_argument("--json", action="store_true")
+    discover.set_defaults(run=run_discover)
 
     retrain = commands.add_parser("retrain", help="merge labels, train, promote if not worse")
     retrain.add_argument("project", type=Path)
     retrain.add_argument("--models", type=Path, required=True, metavar="ROOT")
     retrain.add_argument("--db", default=default_db, help="SQLite conversation log")
-
-    models = commands.add_parser("models", help="list, add, promote or roll back model versions")
-    model_actions = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
-    listing = model_actions.add_parser("list", help="versions with their scores")
-    listing.add_argument("--json", action="store_true")
-    add = model_actions.add_parser("add", help="copy a trained model directory in as a version")
-    add.add_argument("model_dir", type=Path)
-    add.add_argument("--promote", action="store_true")
-    promote = model_actions.add_parser("promote", help="serve a version")
-    promote.add_argument("version")
-    rollback = model_actions.add_parser("rollback", help="serve the previously promoted version")
-    for action in (listing, add, promote, rollback):
-        action.add_argument("--models", type=Path, required=True, metavar="ROOT")
+    retrain.set_defaults(run=run_retrain)
 
 
 def _model_and_db(parser: argparse.ArgumentParser, default_db: str) -> None:
@@ -78,9 +69,7 @@ def _learning(project: Path | None) -> LearningConfig:
 def _existing_db(path: str):
     from bot.store import open_database
 
-    if path == ":memory:" or not Path(path).is_file():
-        raise SupportbotError(f"{path}: no conversation log at this path")
-    return open_database(path)
+    return open_database(str(existing_log(path)))
 
 
 def run_review(args: argparse.Namespace) -> int:
@@ -156,50 +145,3 @@ def run_retrain(args: argparse.Namespace) -> int:
         db.close()
     print(json.dumps(result.to_json(), indent=2))
     return 0
-
-
-def run_models(args: argparse.Namespace) -> int:
-    from retrieval.model_registry import ModelRegistry
-
-    registry = ModelRegistry(args.models)
-    if args.models_command == "list":
-        _print_versions(registry, args.json)
-    elif args.models_command == "add":
-        import shutil
-        import tempfile
-
-        from retrieval.model_dir import read_manifest
-
-        read_manifest(args.model_dir)
-        args.models.mkdir(parents=True, exist_ok=True)
-        copy = Path(tempfile.mkdtemp(prefix=".adding-", dir=args.models)) / "model"
-        shutil.copytree(args.model_dir, copy)
-        version = registry.add(copy)
-        shutil.rmtree(copy.parent, ignore_errors=True)
-        if args.promote:
-            registry.promote(version, reason="add")
-        print(f"added {version}" + (" (current)" if args.promote else ""))
-    elif args.models_command == "promote":
-        registry.promote(args.version, reason="manual")
-        print(f"current: {args.version}")
-    else:
-        print(f"rolled back; current: {registry.rollback()}")
-    return 0
-
-
-def _print_versions(registry, as_json: bool) -> None:
-    versions = registry.versions()
-    if as_json:
-        print(json.dumps([v.to_json() for v in versions], indent=2))
-        return
-    if not versions:
-        print(f"no model versions in {registry.root}")
-    for v in versions:
-        scores = v.evaluation or {}
-        shown = ", ".join(
-            f"{k} {scores[k]}"
-            for k in ("accuracy", "top_intent_accuracy", "macro_f1")
-            if k in scores
-        )
-        marker = "*" if v.current else " "
-        print(f"{marker} {v.version}  {v.created_at}  {shown or 'not evaluated'}")

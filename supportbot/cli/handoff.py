@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
-from bot.state_store import handed_off, open_state_db, set_handoff_journaled
+from supportbot.cli.arguments import DEFAULT_DB, existing_log
 from supportbot.errors import SupportbotError
 
 
-def add_handoff_parser(commands: argparse._SubParsersAction, default_db: str) -> None:
+def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB) -> None:
     handoff = commands.add_parser(
         "handoff", help="list handed-off conversations, take one over, or release it to the bot"
     )
@@ -29,12 +28,13 @@ def add_handoff_parser(commands: argparse._SubParsersAction, default_db: str) ->
         action = actions.add_parser(name, help=text)
         action.add_argument("conversation_id", help="the conversation's sender id")
         action.add_argument("--db", default=default_db, help="SQLite conversation log")
+    handoff.set_defaults(run=run_handoff)
 
 
-def run_handoff_command(args: argparse.Namespace) -> int:
-    if args.db == ":memory:" or not Path(args.db).is_file():
-        raise SupportbotError(f"{args.db}: no conversation log at this path")
-    db = open_state_db(args.db)
+def run_handoff(args: argparse.Namespace) -> int:
+    from bot.state_store import open_state_db, set_handoff_journaled
+
+    db = open_state_db(str(existing_log(args.db)))
     try:
         if args.handoff_command == "list":
             return _list(db)
@@ -51,6 +51,8 @@ def run_handoff_command(args: argparse.Namespace) -> int:
 
 
 def _list(db) -> int:
+    from bot.state_store import handed_off
+
     rows = handed_off(db)
     if not rows:
         print("no conversation is handed off")

@@ -10,13 +10,45 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from retrieval.kb_store import KnowledgeStore
-from retrieval.knowledge_base import UpdateResult, open_store
-from retrieval.model_dir import read_manifest
+from supportbot.cli.arguments import model_argument
+from supportbot.cli.types import int_at_least
 from supportbot.errors import ModelError
 
+if TYPE_CHECKING:
+    from retrieval.kb_store import KnowledgeStore
+    from retrieval.knowledge_base import UpdateResult
+
 SNIPPET_CHARS = 160
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    kb = commands.add_parser("kb", help="manage a trained bot's knowledge base")
+    actions = kb.add_subparsers(dest="kb_command", required=True, metavar="ACTION")
+    add = actions.add_parser(
+        "add", help="add or replace documents: Markdown, text, question,answer CSV, or folders"
+    )
+    add.add_argument("paths", type=Path, nargs="+", metavar="FILE")
+    add.add_argument("--name", help="document name for a single file (default: its file name)")
+    remove = actions.add_parser("remove", help="remove documents by name")
+    remove.add_argument("names", nargs="+", metavar="NAME")
+    listing = actions.add_parser("list", help="the documents, with passage counts")
+    search = actions.add_parser("search", help="what the bot would retrieve for a question")
+    search.add_argument("query")
+    search.add_argument("-k", "--top-k", type=int_at_least(1), default=5)
+    for action in (add, remove, listing, search):
+        model_argument(action)
+    for action in (listing, search):
+        action.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    for action, run in (
+        (add, run_add),
+        (remove, run_remove),
+        (listing, run_list),
+        (search, run_search),
+    ):
+        action.set_defaults(run=run)
 
 
 def run_add(args: argparse.Namespace) -> int:
@@ -56,6 +88,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_search(args: argparse.Namespace) -> int:
     from retrieval.bot_model import load_serving_encoder
     from retrieval.index import PassageIndex
+    from retrieval.model_dir import read_manifest
 
     manifest = read_manifest(args.model)
     info = _retrieval(manifest, args.model)
@@ -96,6 +129,9 @@ def _report(result: UpdateResult, model_dir) -> None:
 
 
 def _open(model_dir) -> KnowledgeStore:
+    from retrieval.knowledge_base import open_store
+    from retrieval.model_dir import read_manifest
+
     manifest = read_manifest(model_dir, verify=False)
     return open_store(model_dir, _retrieval(manifest, model_dir), readonly=True)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from aiohttp import WSMsgType, web
 
 from bot.channels.slack_verify import sign
-from bot.testing import free_port
+from supportbot.testing import free_port
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
