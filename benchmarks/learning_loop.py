@@ -43,8 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.review_labels import Label, save_labels  # noqa: E402
-from bot.store import open_database  # noqa: E402
+from bot.store.conversation_log import open_database  # noqa: E402
+from bot.store.review_labels import Label, save_labels  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from retrieval.model_registry import ModelRegistry  # noqa: E402
 from supportbot.config import LearningConfig  # noqa: E402

@@ -1,3 +1,9 @@
-"""supportbot runtime: server, dialogue manager, channels, moderation, conversation store."""
+"""supportbot runtime: server, dialogue manager, channels, moderation, conversation store.
 
-__version__ = "0.1.0"
+docs/architecture.md has a map of the rooms below.
+"""
+
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parent / "static"
+"""The widget, the demo page and the review page, served as files."""

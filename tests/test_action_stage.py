@@ -14,16 +14,16 @@ import pytest
 import sqlite_utils
 
 from bot import messages
-from bot.action_stage import ActionPolicy, actions_from_config
 from bot.actions import ActionResult
 from bot.actions.events import FollowupAction
 from bot.actions.testing import action_server, free_port
 from bot.channels.base import InboundMessage
-from bot.conversation_stages import ConversationMemory
-from bot.conversation_state import ConversationState
-from bot.dialogue import Turn
-from bot.handoff import HandoffNotifier
-from bot.server import ServerSettings
+from bot.dialogue.manager import Turn
+from bot.dialogue.stages.actions import ActionPolicy, actions_from_config
+from bot.dialogue.stages.conversation import ConversationMemory
+from bot.dialogue.state import ConversationState
+from bot.handoff.notifier import HandoffNotifier
+from bot.server.app import ServerSettings
 from supportbot.config import LocalActionsConfig, RemoteActionsConfig
 from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
 from supportbot.errors import ConfigError

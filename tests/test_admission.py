@@ -12,8 +12,8 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.admission import BUSY, CLOSING, GATE, AdmissionGate, Rejected, drain
-from bot.server import ServerSettings
+from bot.server.admission import BUSY, CLOSING, GATE, AdmissionGate, Rejected, drain
+from bot.server.app import ServerSettings
 from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"

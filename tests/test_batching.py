@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from bot.batching import MicroBatcher
+from bot.server.batching import MicroBatcher
 
 
 class GatedModel:

@@ -14,15 +14,15 @@ from aiohttp.test_utils import TestServer
 
 from bot import messages
 from bot.channels.base import InboundMessage
-from bot.conversation_stages import (
+from bot.dialogue.manager import DialogueManager, Turn
+from bot.dialogue.small_talk import small_talk
+from bot.dialogue.stages.conversation import (
     ConversationMemory,
     dialogue_rules,
     intent_rules,
     track_conversation,
 )
-from bot.dialogue import DialogueManager, Turn
-from bot.handoff import HandoffNotifier, asks_for_human
-from bot.small_talk import small_talk
+from bot.handoff.notifier import HandoffNotifier, asks_for_human
 from retrieval.bot_model import Analysis
 from retrieval.intent_classifier import IntentPrediction
 from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
@@ -285,7 +285,7 @@ async def test_a_dead_webhook_does_not_hold_the_conversation():
 
 
 async def test_state_survives_in_sqlite_and_the_cli_side_release_is_seen(tmp_path):
-    from bot.state_store import SQLiteStateStore, handed_off, open_state_db, set_handoff
+    from bot.store.state_store import SQLiteStateStore, handed_off, open_state_db, set_handoff
 
     db_path = tmp_path / "log.db"
     states = SQLiteStateStore(db_path)
@@ -307,7 +307,7 @@ async def test_state_survives_in_sqlite_and_the_cli_side_release_is_seen(tmp_pat
 
 
 async def test_states_loaded_together_each_get_their_own_in_order(tmp_path):
-    from bot.state_store import SQLiteStateStore
+    from bot.store.state_store import SQLiteStateStore
 
     states = SQLiteStateStore(tmp_path / "log.db")
     try:
@@ -322,7 +322,7 @@ async def test_states_loaded_together_each_get_their_own_in_order(tmp_path):
 
 
 def test_reading_many_states_spans_several_queries(tmp_path):
-    from bot.state_store import open_state_db, read_states, write_state
+    from bot.store.state_store import open_state_db, read_states, write_state
 
     db = open_state_db(tmp_path / "log.db")
     for number in range(0, 1200, 7):

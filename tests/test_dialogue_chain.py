@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.channels.base import InboundMessage
-from bot.dialogue import DialogueManager, Turn
+from bot.dialogue.manager import DialogueManager, Turn
 
 
 def recording(name: str, seen: list[str]):

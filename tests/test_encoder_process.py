@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from bot import messages
-from bot.model_swap import serving_model
+from bot.server.model_swap import serving_model
 from retrieval.bot_model import BotModel
 from retrieval.encoder_process import NICENESS, EncoderProcess
 from retrieval.model_dir import read_manifest

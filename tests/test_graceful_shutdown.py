@@ -16,7 +16,7 @@ from pathlib import Path
 import aiohttp
 import sqlite_utils
 
-from bot.admission import CLOSING
+from bot.server.admission import CLOSING
 from supportbot.testing import free_port
 
 REPO = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.group_commit import GroupCommit
-from bot.state_store import read_state, write_state
-from bot.store import SQLiteConversationStore, open_database
+from bot.store.conversation_log import SQLiteConversationStore, open_database
+from bot.store.group_commit import GroupCommit
+from bot.store.state_store import read_state, write_state
 from tests.test_store import make_turn
 
 

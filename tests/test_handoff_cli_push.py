@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot import handoff_events
-from bot.server import ServerSettings
-from bot.state_store import JOURNAL_KEEP_SECONDS, open_state_db, set_handoff_journaled
+from bot.handoff import events as handoff_events
+from bot.server.app import ServerSettings
+from bot.store.state_store import JOURNAL_KEEP_SECONDS, open_state_db, set_handoff_journaled
 from supportbot.cli import main
 from supportbot.testing import live_server
 from tests.test_handoff_push import RELEASED, TAKEN, first_turn, hello

@@ -8,8 +8,8 @@ import aiohttp
 import sqlite_utils
 
 from bot import messages
-from bot.handoff_events import HandoffListeners
-from bot.server import ServerSettings
+from bot.handoff.events import HandoffListeners
+from bot.server.app import ServerSettings
 from supportbot.testing import live_server
 
 TOKEN = "push-admin-token"

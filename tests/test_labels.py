@@ -8,10 +8,10 @@ import json
 import aiohttp
 import pytest
 
-from bot.privacy import forget_sender
-from bot.review_labels import enqueue, trainable_labels
-from bot.server import ServerSettings
-from bot.store import SQLiteConversationStore, open_database
+from bot.server.app import ServerSettings
+from bot.store.conversation_log import SQLiteConversationStore, open_database
+from bot.store.privacy import forget_sender
+from bot.store.review_labels import enqueue, trainable_labels
 from supportbot.cli import main
 from supportbot.testing import live_server
 from training.labels import export_rows, import_labels, write_rows

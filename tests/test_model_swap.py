@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.model_swap import ModelHolder
-from bot.server import ServerSettings
+from bot.server.app import ServerSettings
+from bot.server.model_swap import ModelHolder
 from retrieval.model_registry import ModelRegistry
 from supportbot.cli import main
 from supportbot.testing import live_server
@@ -135,7 +135,7 @@ async def test_after_swap_runs_once_per_swap(registry, tiny_model):
 async def test_a_promoted_version_gets_its_own_encoder_process_and_the_old_one_stops(registry):
     import gc
 
-    from bot.model_swap import serving_model
+    from bot.server.model_swap import serving_model
 
     holder = serving_model(registry.root)
     old_child = holder.current.encoder.pid

@@ -9,12 +9,12 @@ import pytest
 
 from bot import messages
 from bot.channels.base import InboundMessage
-from bot.dialogue import DialogueManager, Turn
+from bot.dialogue.manager import DialogueManager, Turn
+from bot.dialogue.pipeline import error_boundary, log_turns
 from bot.moderation import Moderator
 from bot.moderation.guards import SenderGuard
 from bot.moderation.stages import HANDOFF_PAYLOAD, moderate_in, moderate_out, sender_limit
-from bot.pipeline import error_boundary, log_turns
-from bot.store import SQLiteConversationStore
+from bot.store.conversation_log import SQLiteConversationStore
 from supportbot.config import ModerationConfig
 
 

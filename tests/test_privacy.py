@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import privacy
-from bot.store import SQLiteConversationStore, TurnRecord, open_database
+from bot.store import privacy
+from bot.store.conversation_log import SQLiteConversationStore, TurnRecord, open_database
 from supportbot.cli import main
 
 DAY = 86400.0

@@ -10,9 +10,9 @@ import time
 import aiohttp
 import pytest
 
-from bot import admin
-from bot.server import ServerSettings
-from bot.store import SQLiteConversationStore, TurnRecord
+from bot.server import admin
+from bot.server.app import ServerSettings
+from bot.store.conversation_log import SQLiteConversationStore, TurnRecord
 from supportbot.config import PrivacyConfig
 from supportbot.testing import live_server
 
@@ -139,7 +139,7 @@ async def test_admin_forget_and_opt_out(admin_server):
 
 
 async def test_opt_out_from_message_metadata_sticks(tiny_model, tmp_path):
-    from bot import privacy
+    from bot.store import privacy
 
     async with live_server(tiny_model, tmp_path / "log.db") as live:
         async with aiohttp.ClientSession() as session:

@@ -12,10 +12,10 @@ import aiohttp
 import numpy as np
 import pytest
 
-from bot import reply_ranking
 from bot.channels.base import InboundMessage
-from bot.dialogue import Turn
-from bot.pipeline import ResponsePolicy
+from bot.dialogue import reply_ranking
+from bot.dialogue.manager import Turn
+from bot.dialogue.pipeline import ResponsePolicy
 from retrieval.bot_model import BotModel, ResponseTemplate
 from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker

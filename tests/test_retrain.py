@@ -7,8 +7,8 @@ from __future__ import annotations
 import csv
 import json
 
-from bot.review_labels import Label, save_labels
-from bot.store import SQLiteConversationStore, TurnRecord, open_database
+from bot.store.conversation_log import SQLiteConversationStore, TurnRecord, open_database
+from bot.store.review_labels import Label, save_labels
 from retrieval.model_registry import ModelRegistry
 from supportbot.cli import main
 from training.retrain import promote_if_not_worse

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.review_labels import Label, save_labels
-from bot.store import SQLiteConversationStore, TurnRecord, open_database
+from bot.store.conversation_log import SQLiteConversationStore, TurnRecord, open_database
+from bot.store.review_labels import Label, save_labels
 from supportbot.cli import main
 from training.intent_discovery import discover_intents
 from training.review import pick_for_review

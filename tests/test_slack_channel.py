@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 
 from bot import messages
-from bot.channels.slack import EVENTS_PATH, INTERACTIVE_PATH, SLACK
-from bot.channels.slack_config import SlackSettings, settings_from_config
-from bot.server import AppDeps, ServerSettings, create_app
-from bot.store import SQLiteConversationStore
+from bot.channels.slack.channel import EVENTS_PATH, INTERACTIVE_PATH, SLACK
+from bot.channels.slack.settings import SlackSettings, settings_from_config
+from bot.server.app import AppDeps, ServerSettings, create_app
+from bot.store.conversation_log import SQLiteConversationStore
 from supportbot.config import SlackConfig
 from supportbot.errors import ConfigError
 from supportbot.testing import live_server

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.store
-from bot.store import (
+import bot.store.conversation_log
+from bot.store.conversation_log import (
     ConversationStore,
     SQLiteConversationStore,
     TurnRecord,
@@ -152,13 +152,13 @@ async def test_calls_run_on_one_worker_thread_not_the_loop(
     store: SQLiteConversationStore, monkeypatch
 ):
     seen: set[int] = set()
-    original = bot.store._insert_turn
+    original = bot.store.conversation_log._insert_turn
 
     def spy(db, row):
         seen.add(threading.get_ident())
         return original(db, row)
 
-    monkeypatch.setattr(bot.store, "_insert_turn", spy)
+    monkeypatch.setattr(bot.store.conversation_log, "_insert_turn", spy)
     await asyncio.gather(*(store.log_turn(make_turn("a", "x", 1.0)) for _ in range(20)))
 
     assert len(seen) == 1

@@ -11,9 +11,9 @@ import pytest
 import sqlite_utils
 
 from bot import messages
-from bot.admission import CLOSING, GATE
-from bot.channels import webchat
-from bot.server import ServerSettings
+from bot.channels.webchat import channel as webchat
+from bot.server.admission import CLOSING, GATE
+from bot.server.app import ServerSettings
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server
@@ -254,8 +254,8 @@ def test_webchat_settings_are_validated_with_their_key_path():
 
 
 async def test_forgetting_the_customer_removes_their_session_and_state(tiny_model, tmp_path):
-    from bot.privacy import forget_sender
-    from bot.store import SQLiteConversationStore
+    from bot.store.conversation_log import SQLiteConversationStore
+    from bot.store.privacy import forget_sender
 
     db = tmp_path / "log.db"
     async with live_server(tiny_model, db) as live, aiohttp.ClientSession() as session:

@@ -13,9 +13,9 @@ import sqlite_utils
 from playwright.async_api import Page, async_playwright, expect
 
 from bot import messages
-from bot.channels.webchat import TOKEN_HEADER
-from bot.dialogue import Next, Turn
-from bot.server import MANAGER, ServerSettings
+from bot.channels.webchat.channel import TOKEN_HEADER
+from bot.dialogue.manager import Next, Turn
+from bot.server.app import MANAGER, ServerSettings
 from supportbot.testing import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")

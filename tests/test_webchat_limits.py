@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.channels.webchat_limits import SessionLimitReached, SessionRateLimiter
-from bot.channels.webchat_sessions import token_hash
-from bot.server import ServerSettings
+from bot.channels.webchat.limits import SessionLimitReached, SessionRateLimiter
+from bot.channels.webchat.sessions import token_hash
+from bot.server.app import ServerSettings
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server

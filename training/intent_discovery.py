@@ -17,7 +17,7 @@ import sqlite_utils
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import CountVectorizer
 
-from bot.review_labels import ensure_schema
+from bot.store.review_labels import ensure_schema
 from retrieval.bot_model import BotModel
 from training.review import encode_texts
 

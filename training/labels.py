@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.review_labels import Label, LabelError, check_label, ensure_schema, pending_queue
+from bot.store.review_labels import Label, LabelError, check_label, ensure_schema, pending_queue
 from supportbot.errors import DataError
 
 COLUMNS = (
@@ -130,7 +130,7 @@ def import_labels(db: sqlite_utils.Database, path: Path, reviewer: str = "import
         if label.turn_id not in known
     ]
     _raise_errors(errors)
-    from bot.review_labels import save_labels
+    from bot.store.review_labels import save_labels
 
     save_labels(db, [label for _, label in labels])
     return ImportResult(len(labels), skipped)

@@ -22,7 +22,7 @@ import sqlite_utils
 import yaml
 from sklearn.metrics import f1_score
 
-from bot.review_labels import trainable_labels
+from bot.store.review_labels import trainable_labels
 from retrieval.bot_model import BotModel
 from retrieval.model_dir import sha256_file
 from retrieval.model_registry import ModelRegistry

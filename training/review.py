@@ -25,8 +25,8 @@ import numpy as np
 import sqlite_utils
 from sklearn.cluster import KMeans
 
-from bot.privacy import EXCLUDED_ACTIONS, EXCLUDED_FLAGS
-from bot.review_labels import enqueue, ensure_schema
+from bot.store.privacy import EXCLUDED_ACTIONS, EXCLUDED_FLAGS
+from bot.store.review_labels import enqueue, ensure_schema
 from retrieval.bot_model import BotModel
 from supportbot.config import LearningConfig
 
@@ -253,7 +253,7 @@ def run_review(
     seed: int = 0,
 ) -> list[Pick]:
     """Pick and queue turns for the review page; returns the picks."""
-    from bot.store import open_database
+    from bot.store.conversation_log import open_database
 
     db = open_database(db_path)
     try:

@@ -8,7 +8,7 @@ import json
 from aiohttp import web
 
 from bot.channels.base import InboundMessage, OutboundReply
-from bot.http_errors import RequestError
+from bot.server.http_errors import RequestError
 
 CHANNEL = "rest"
 MAX_SENDER_CHARS = 128

@@ -12,7 +12,7 @@ import logging
 
 from bot import messages
 from bot.channels.base import OutboundReply, QuickReply
-from bot.dialogue import Middleware, Next, Turn
+from bot.dialogue.manager import Middleware, Next, Turn
 from bot.moderation.output import redact_reply
 from bot.moderation.verdict import Check, Moderator
 

@@ -32,7 +32,7 @@ def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB)
 
 
 def run_handoff(args: argparse.Namespace) -> int:
-    from bot.state_store import open_state_db, set_handoff_journaled
+    from bot.store.state_store import open_state_db, set_handoff_journaled
 
     db = open_state_db(str(existing_log(args.db)))
     try:
@@ -51,7 +51,7 @@ def run_handoff(args: argparse.Namespace) -> int:
 
 
 def _list(db) -> int:
-    from bot.state_store import handed_off
+    from bot.store.state_store import handed_off
 
     rows = handed_off(db)
     if not rows:

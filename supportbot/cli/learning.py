@@ -67,7 +67,7 @@ def _learning(project: Path | None) -> LearningConfig:
 
 
 def _existing_db(path: str):
-    from bot.store import open_database
+    from bot.store.conversation_log import open_database
 
     return open_database(str(existing_log(path)))
 

@@ -36,8 +36,8 @@ def run_forget(args: argparse.Namespace) -> int:
 
 
 async def _forget(db: str, sender: str, actor: str):
-    from bot.privacy import forget_sender
-    from bot.store import SQLiteConversationStore
+    from bot.store.conversation_log import SQLiteConversationStore
+    from bot.store.privacy import forget_sender
 
     store = await SQLiteConversationStore.open(db)
     try:

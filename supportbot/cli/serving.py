@@ -24,8 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from bot.model_swap import ModelHolder, serving_model
-    from bot.server import freeze_loaded_objects, refreeze_loaded_objects, single_threaded_math
+    from bot.server.app import freeze_loaded_objects, refreeze_loaded_objects, single_threaded_math
+    from bot.server.model_swap import ModelHolder, serving_model
 
     model = serving_model(args.model)
     single_threaded_math()
@@ -39,9 +39,9 @@ def run_serve(args: argparse.Namespace) -> int:
 async def _serve(model, host: str, port: int, db: str) -> None:
     from aiohttp import web
 
-    from bot.admission import drain
-    from bot.server import AppDeps, create_app
-    from bot.store import SQLiteConversationStore
+    from bot.server.admission import drain
+    from bot.server.app import AppDeps, create_app
+    from bot.store.conversation_log import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
     settings = server_settings(model)
@@ -69,9 +69,9 @@ def server_settings(model, channels: bool = True):
     from the environment (SUPPORTBOT_ADMIN_TOKEN), never from a file in the project."""
     import os
 
-    from bot.action_stage import actions_from_config
-    from bot.channels.slack_config import settings_from_config
-    from bot.server import ServerSettings
+    from bot.channels.slack.settings import settings_from_config
+    from bot.dialogue.stages.actions import actions_from_config
+    from bot.server.app import ServerSettings
     from supportbot.config import ModerationConfig, PrivacyConfig, ServerConfig
     from supportbot.config.channels import WebchatSettings
     from supportbot.config.dialogue import DialogueConfig
@@ -101,8 +101,8 @@ def run_chat(args: argparse.Namespace) -> int:
 async def _chat(model, db: str) -> None:
     """The server's dialogue runtime (moderation, state, handoff, forms) on the terminal."""
     from bot.channels.base import InboundMessage
-    from bot.server import AppDeps, dialogue_runtime
-    from bot.store import SQLiteConversationStore
+    from bot.server.app import AppDeps, dialogue_runtime
+    from bot.store.conversation_log import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
     loop = asyncio.get_running_loop()

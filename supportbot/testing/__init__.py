@@ -14,8 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.server import AppDeps, ServerSettings, create_app
-from bot.store import SQLiteConversationStore
+from bot.server.app import AppDeps, ServerSettings, create_app
+from bot.store.conversation_log import SQLiteConversationStore
 from retrieval.bot_model import BotModel
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 
 from aiohttp import WSMsgType, web
 
-from bot.channels.slack_verify import sign
+from bot.channels.slack.verify import sign
 from supportbot.testing import free_port
 
 BOT_TOKEN = "xoxb-fake-bot-token"

@@ -10,15 +10,16 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot import messages, reply_ranking
+from bot import messages
 from bot.channels.base import QuickReply
-from bot.conversation_stages import (
+from bot.dialogue import reply_ranking
+from bot.dialogue.manager import Middleware, Next, Turn
+from bot.dialogue.stages.conversation import (
     ConversationMemory,
     dialogue_rules,
     intent_rules,
     track_conversation,
 )
-from bot.dialogue import Middleware, Next, Turn
 from bot.moderation import Moderator
 from bot.moderation.stages import (
     logged_text,
@@ -27,7 +28,7 @@ from bot.moderation.stages import (
     moderation_record,
     sender_limit,
 )
-from bot.store import ConversationStore, TurnRecord
+from bot.store.conversation_log import ConversationStore, TurnRecord
 from retrieval.bot_model import Analysis, BotModel, ResponseTemplate
 from retrieval.index import Hit, Passage
 from retrieval.kb_answers import LABEL_PREFIX
@@ -313,7 +314,8 @@ def default_stages(
 
 
 class ActionStages(Protocol):
-    """The custom-action stages (`bot.action_stage.ActionPolicy`), given to `default_stages`."""
+    """The custom-action stages (`bot.dialogue.stages.actions.ActionPolicy`) for
+    `default_stages`."""
 
     async def form_actions(self, turn: Turn, next_stage: Next) -> None: ...
 

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 
-from bot.http_errors import RequestError
+from bot.server.http_errors import RequestError
 
 WINDOW_SECONDS = 60.0
 MAX_TRACKED_CLIENTS = 10_000

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from bot.channels.base import InboundMessage, OutboundReply, QuickReply
-from bot.conversation_state import ConversationState
+from bot.dialogue.state import ConversationState
 from bot.moderation import ModerationVerdict, normalise_text
 from retrieval.bot_model import Analysis
 
@@ -72,7 +72,7 @@ class Turn:
     """Extra facts for the turn's log record, e.g. which custom actions ran."""
     started_analysis: tuple[str, asyncio.Future[Analysis]] | None = None
     """The model call started when the turn was admitted, with the text it was given
-    (`bot.pipeline.start_analysis`)."""
+    (`bot.dialogue.pipeline.start_analysis`)."""
 
     @property
     def elapsed_ms(self) -> float:

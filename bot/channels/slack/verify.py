@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 from slack_sdk.signature import SignatureVerifier
 
-from bot.http_errors import RequestError
+from bot.server.http_errors import RequestError
 
 MAX_AGE_SECONDS = 5 * 60
 TIMESTAMP_HEADER = "X-Slack-Request-Timestamp"

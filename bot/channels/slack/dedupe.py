@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from bot.store import open_side_database
+from bot.store.conversation_log import open_side_database
 
 T = TypeVar("T")
 

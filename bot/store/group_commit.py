@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from bot.executor_batches import ExecutorBatches, Outcome
+from bot.store.executor_batches import ExecutorBatches, Outcome
 
 T = TypeVar("T")
 Write = tuple[Callable[..., Any], tuple]

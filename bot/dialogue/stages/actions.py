@@ -20,7 +20,6 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot import forms
 from bot.actions import (
     ActionResult,
     ActionRunner,
@@ -43,10 +42,11 @@ from bot.actions.events import (
     Restarted,
     SlotSet,
 )
-from bot.conversation_stages import ConversationMemory, confident_intent
-from bot.conversation_state import ConversationState
-from bot.dialogue import Next, RequestedAction, Turn
-from bot.reply_ranking import History
+from bot.dialogue import forms
+from bot.dialogue.manager import Next, RequestedAction, Turn
+from bot.dialogue.reply_ranking import History
+from bot.dialogue.stages.conversation import ConversationMemory, confident_intent
+from bot.dialogue.state import ConversationState
 from retrieval.bot_model import BotModel
 from supportbot.config import ActionsConfig
 from supportbot.config.dialogue import DialogueConfig

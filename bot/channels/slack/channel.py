@@ -21,14 +21,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background_tasks import BackgroundTasks
-from bot.channels import slack_messages as sm
 from bot.channels.base import InboundMessage
 from bot.channels.rest import parse_json_object
-from bot.channels.slack_config import CONFIG_KEY, SlackSettings
-from bot.channels.slack_dedupe import SlackEventStore
-from bot.channels.slack_verify import SlackRequestVerifier
-from bot.dialogue import DialogueManager
-from bot.http_errors import RequestError
+from bot.channels.slack import messages as sm
+from bot.channels.slack.dedupe import SlackEventStore
+from bot.channels.slack.settings import CONFIG_KEY, SlackSettings
+from bot.channels.slack.verify import SlackRequestVerifier
+from bot.dialogue.manager import DialogueManager
+from bot.server.http_errors import RequestError
 from supportbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -199,7 +199,7 @@ def _lifecycle(settings: SlackSettings, manager_key: web.AppKey, db_path: str) -
             await channel.identify()
             app[SLACK] = channel
             if settings.config.mode == "socket":
-                from bot.channels.slack_socket import socket_mode
+                from bot.channels.slack.socket_mode import socket_mode
 
                 await stack.enter_async_context(socket_mode(channel, settings.app_token or ""))
             yield

@@ -5,7 +5,7 @@ every statement; the event loop awaits it. One thread also means writes are seri
 without locks, and `close()` drains them in order before the file is closed.
 
 Messages arrive already redacted. `secure_delete` is on, so rows removed by privacy
-operations (`bot.privacy`) are overwritten in the file, not just unlinked.
+operations (`bot.store.privacy`) are overwritten in the file, not just unlinked.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 import sqlite_utils
 
-from bot.group_commit import GroupCommit
+from bot.store.group_commit import GroupCommit
 from supportbot.errors import SupportbotError
 
 T = TypeVar("T")

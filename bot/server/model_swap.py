@@ -19,8 +19,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.admin import _authenticated
 from bot.background_tasks import stop_task
+from bot.server.admin import _authenticated
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.model_registry import ModelRegistry
 

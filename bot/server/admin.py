@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot import privacy
-from bot.handoff_events import HANDOFF_LISTENERS, handoff_listeners
-from bot.http_errors import RequestError, error_response
+from bot.handoff.events import HANDOFF_LISTENERS, handoff_listeners
+from bot.server.http_errors import RequestError, error_response
+from bot.store import privacy
 
 ADMIN_STORE = web.AppKey("admin_store", object)
 ADMIN_TOKEN = web.AppKey("admin_token", object)

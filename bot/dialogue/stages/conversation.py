@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from bot import forms, messages
-from bot.conversation_state import ConversationState
-from bot.dialogue import Middleware, Next, Turn
-from bot.handoff import HandoffNotifier, asks_for_human
-from bot.small_talk import REPLIES, small_talk
+from bot import messages
+from bot.dialogue import forms
+from bot.dialogue.manager import Middleware, Next, Turn
+from bot.dialogue.small_talk import REPLIES, small_talk
+from bot.dialogue.state import ConversationState
+from bot.handoff.notifier import HandoffNotifier, asks_for_human
 from supportbot.config.dialogue import DialogueConfig
 
 PAYLOAD_PREFIX = "/"
@@ -35,7 +36,7 @@ class StateStore(Protocol):
 
 class ConversationMemory:
     """Loads and saves states; raw slot values stay in this process only (see module doc
-    of bot.conversation_state), redacted copies go to the store."""
+    of bot.dialogue.state), redacted copies go to the store."""
 
     def __init__(
         self,

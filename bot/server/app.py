@@ -15,27 +15,27 @@ from functools import partial
 
 from aiohttp import web
 
-from bot import reply_ranking
-from bot.action_stage import action_policy
-from bot.admin import HANDOFF_STATES, add_admin_routes
-from bot.admission import AdmissionGate, add_admission
-from bot.batching import MicroBatcher
 from bot.channels import rest
-from bot.channels.slack import SlackSettings, add_slack_routes
-from bot.channels.webchat import WebchatSettings, add_webchat_routes
-from bot.conversation_stages import ConversationMemory, StateStore
-from bot.dialogue import DialogueManager
-from bot.forwarded import forwarded_middleware
-from bot.handoff import HandoffNotifier
-from bot.handoff_events import handoff_journal_context
-from bot.http_errors import RequestError, json_errors
-from bot.model_swap import add_model_routes
+from bot.channels.slack.channel import SlackSettings, add_slack_routes
+from bot.channels.webchat.channel import WebchatSettings, add_webchat_routes
+from bot.dialogue import reply_ranking
+from bot.dialogue.manager import DialogueManager
+from bot.dialogue.pipeline import default_stages
+from bot.dialogue.stages.actions import action_policy
+from bot.dialogue.stages.conversation import ConversationMemory, StateStore
+from bot.handoff.events import handoff_journal_context
+from bot.handoff.notifier import HandoffNotifier
 from bot.moderation import Moderator
-from bot.pipeline import default_stages
-from bot.privacy import retention_context
-from bot.review_page import add_review_routes
-from bot.state_store import SQLiteStateStore
-from bot.store import ConversationStore, SQLiteConversationStore
+from bot.server.admin import HANDOFF_STATES, add_admin_routes
+from bot.server.admission import AdmissionGate, add_admission
+from bot.server.batching import MicroBatcher
+from bot.server.forwarded import forwarded_middleware
+from bot.server.http_errors import RequestError, json_errors
+from bot.server.model_swap import add_model_routes
+from bot.server.review_page import add_review_routes
+from bot.store.conversation_log import ConversationStore, SQLiteConversationStore
+from bot.store.privacy import retention_context
+from bot.store.state_store import SQLiteStateStore
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.ranker import EncodedContext, ResponseRanker
 from retrieval.ranker_text import ContextTurn
@@ -69,7 +69,7 @@ class ServerSettings:
     shutdown_timeout_seconds: float = 30.0
     """How long shutdown waits for the turns in progress."""
     slack: SlackSettings | None = None
-    """Tokens resolved from the environment (bot.channels.slack_config); None: no Slack."""
+    """Tokens resolved from the environment (bot.channels.slack.settings); None: no Slack."""
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
     trusted_proxies: list[str] = field(default_factory=list)
     """Proxies whose X-Forwarded-For names the client (bot/forwarded.py)."""

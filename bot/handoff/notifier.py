@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.small_talk import asks_if_human
+from bot.dialogue.small_talk import asks_if_human
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from bot.http_errors import error_response
+from bot.server.http_errors import error_response
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from typing import Any, NamedTuple
 
 import sqlite_utils
 
-from bot.conversation_state import BOT, HANDED_OFF, ConversationState
-from bot.executor_batches import ExecutorBatches, Outcome
-from bot.store import SQLiteConversationStore, open_side_database
+from bot.dialogue.state import BOT, HANDED_OFF, ConversationState
+from bot.store.conversation_log import SQLiteConversationStore, open_side_database
+from bot.store.executor_batches import ExecutorBatches, Outcome
 
 STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversation_state (

@@ -17,7 +17,7 @@ from typing import Any, Protocol, runtime_checkable
 from aiohttp import web
 
 from bot.background_tasks import stop_task
-from bot.state_store import HandoffChange
+from bot.store.state_store import HandoffChange
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from slack_sdk.socket_mode.async_client import AsyncBaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
-from bot.channels.slack import SlackChannel
+from bot.channels.slack.channel import SlackChannel
 
 log = logging.getLogger(__name__)
 

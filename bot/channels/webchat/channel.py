@@ -15,18 +15,15 @@ import time
 import weakref
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from bot import messages
-from bot.admin import HANDOFF_STATES
-from bot.admission import GATE, Rejected
+from bot import STATIC, messages
 from bot.background_tasks import stop_task
 from bot.channels.base import InboundMessage
-from bot.channels.webchat_frames import (
+from bot.channels.webchat.frames import (
     Feedback,
     FrameError,
     Hello,
@@ -36,18 +33,19 @@ from bot.channels.webchat_frames import (
     parse_frame,
     parse_message,
 )
-from bot.channels.webchat_history import FEEDBACK_NAMES, live_turn, render_turns
-from bot.channels.webchat_limits import SessionLimitReached, SessionRateLimiter
-from bot.channels.webchat_sessions import WebchatSessions
-from bot.conversation_state import HANDED_OFF
-from bot.handoff_events import handoff_listeners
-from bot.http_errors import RequestError, error_response
+from bot.channels.webchat.history import FEEDBACK_NAMES, live_turn, render_turns
+from bot.channels.webchat.limits import SessionLimitReached, SessionRateLimiter
+from bot.channels.webchat.sessions import WebchatSessions
+from bot.dialogue.state import HANDED_OFF
+from bot.handoff.events import handoff_listeners
+from bot.server.admin import HANDOFF_STATES
+from bot.server.admission import GATE, Rejected
+from bot.server.http_errors import RequestError, error_response
 from supportbot.config.channels import WebchatSettings
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "webchat"
-STATIC = Path(__file__).resolve().parents[1] / "static"
 TOKEN_HEADER = "X-Webchat-Token"
 WEBCHAT = web.AppKey("webchat", "WebchatChannel")
 MAX_FRAME_BYTES = 64 * 1024
@@ -174,14 +172,14 @@ class _Parts(NamedTuple):
 
 def _server_parts(app: web.Application) -> _Parts:
     """The dialogue manager and store the server set up. Imported here, not at the top,
-    because bot.server imports this module to mount the routes."""
-    from bot import server
+    because bot.server.app imports this module to mount the routes."""
+    from bot.server import app as server
 
     return _Parts(app[server.MANAGER], app[server.DEPS].store)
 
 
 async def _sessions_context(app: web.Application):
-    from bot import server
+    from bot.server import app as server
 
     channel = app[WEBCHAT]
     path = getattr(app[server.DEPS].store, "path", ":memory:")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlite_utils
 
-from bot.store import open_side_database
+from bot.store.conversation_log import open_side_database
 
 SESSION_SCHEMA = """
 CREATE TABLE IF NOT EXISTS webchat_sessions (

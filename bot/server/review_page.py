@@ -11,15 +11,14 @@ reads. Picks come from `supportbot review`, which fills the queue.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiohttp import web
 
-from bot.admin import ADMIN_STORE, _authenticated
-from bot.http_errors import RequestError
-from bot.review_labels import Label, LabelError, check_label, pending_queue, save_labels
+from bot import STATIC
+from bot.server.admin import ADMIN_STORE, _authenticated
+from bot.server.http_errors import RequestError
+from bot.store.review_labels import Label, LabelError, check_label, pending_queue, save_labels
 
-PAGE = Path(__file__).with_name("static") / "review.html"
+PAGE = STATIC / "review.html"
 MAX_REVIEWER_CHARS = 80
 QUEUE_LIMIT = 200
 REVIEW_MODEL = web.AppKey("review_model", object)

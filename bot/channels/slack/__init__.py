@@ -1,0 +1,1 @@
+"""The Slack channel: Events API or Socket Mode in, chat.postMessage out."""

@@ -1,0 +1,1 @@
+"""Human handoff: when a person should take over, and who hears that one did."""

@@ -1,0 +1,1 @@
+"""The HTTP server: the app factory (app.py), admission, admin endpoints, hot swap."""
