@@ -9,6 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -26,6 +27,8 @@ from retrieval.ranker import ResponseRanker
 from supportbot.errors import ModelError
 
 log = logging.getLogger(__name__)
+
+Settled = Literal["intent", "kb_class"] | None
 
 
 @dataclass(frozen=True)
@@ -159,12 +162,22 @@ class BotModel:
             for p, h, k in zip(predictions, hits, kb_answers, strict=True)
         ]
 
+    def settled_by(self, prediction: IntentPrediction, kb_answer: Passage | None) -> Settled:
+        """What answers the message without retrieval's hits, when the dialogue policy has
+        not asked a clarifying question: the intent's responses ("intent"), the live answer
+        of the knowledge-base class the classifier chose ("kb_class"), or nothing (None).
+        The one statement of this rule: the policy decides with it, and `analyse` skips
+        the knowledge-base search with it."""
+        if prediction.out_of_scope:
+            return None
+        if prediction.intent in self.responses:
+            return "intent"
+        return "kb_class" if kb_answer is not None else None
+
     def settles_reply(self, prediction: IntentPrediction, kb_answer: Passage | None) -> bool:
-        """A confident intent with responses, or a knowledge-base class whose answer is in
-        the store: the dialogue policy answers it without retrieval's hits."""
-        if prediction.out_of_scope or prediction.ambiguous:
-            return False
-        return prediction.intent in self.responses or kb_answer is not None
+        """Whether the policy answers without retrieval's hits: an ambiguous prediction may
+        end in a clarifying question, or fall through to retrieval."""
+        return not prediction.ambiguous and self.settled_by(prediction, kb_answer) is not None
 
     def _kb_answer(self, prediction: IntentPrediction) -> Passage | None:
         """Looked up here, on the model's thread, not on the event loop: the index lock

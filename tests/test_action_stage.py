@@ -18,12 +18,12 @@ from bot.actions import ActionResult
 from bot.actions.events import FollowupAction
 from bot.actions.testing import action_server, free_port
 from bot.channels.base import InboundMessage
-from bot.dialogue.manager import Turn
+from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.stages.actions import ActionPolicy, actions_from_config
-from bot.dialogue.stages.conversation import ConversationMemory
 from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import Turn
 from bot.handoff.notifier import HandoffNotifier
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from supportbot.config import LocalActionsConfig, RemoteActionsConfig
 from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
 from supportbot.errors import ConfigError

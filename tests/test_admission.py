@@ -12,8 +12,9 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.server.admission import BUSY, CLOSING, GATE, AdmissionGate, Rejected, drain
-from bot.server.app import ServerSettings
+from bot.app_keys import GATE
+from bot.server.admission import BUSY, CLOSING, AdmissionGate, Rejected, drain
+from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"

@@ -14,14 +14,12 @@ from aiohttp.test_utils import TestServer
 
 from bot import messages
 from bot.channels.base import InboundMessage
-from bot.dialogue.manager import DialogueManager, Turn
+from bot.dialogue.manager import DialogueManager
+from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.small_talk import small_talk
-from bot.dialogue.stages.conversation import (
-    ConversationMemory,
-    dialogue_rules,
-    intent_rules,
-    track_conversation,
-)
+from bot.dialogue.stages.conversation import TrackConversation
+from bot.dialogue.stages.rules import DialogueRules, IntentRules
+from bot.dialogue.turn import Turn
 from bot.handoff.notifier import HandoffNotifier, asks_for_human
 from retrieval.bot_model import Analysis
 from retrieval.intent_classifier import IntentPrediction
@@ -93,10 +91,10 @@ def build(config: DialogueConfig | None = None, notifier: HandoffNotifier | None
     )
     manager = DialogueManager(
         [
-            track_conversation(memory),
-            dialogue_rules(memory),
+            TrackConversation(memory),
+            DialogueRules(memory),
             scripted_understand,
-            intent_rules(memory),
+            IntentRules(memory),
             simple_policy,
         ]
     )
@@ -293,8 +291,8 @@ async def test_state_survives_in_sqlite_and_the_cli_side_release_is_seen(tmp_pat
         DialogueConfig(forms=[RETURN_FORM]), states, HandoffNotifier(None), lambda t: t
     )
     manager = DialogueManager(
-        [track_conversation(memory), dialogue_rules(memory), scripted_understand,
-         intent_rules(memory), simple_policy]
+        [TrackConversation(memory), DialogueRules(memory), scripted_understand,
+         IntentRules(memory), simple_policy]
     )  # fmt: skip
     assert await say(manager, "talk to a human") == [messages.HANDOFF_CONFIRMED]
     other_process = open_state_db(db_path)

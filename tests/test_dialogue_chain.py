@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 
 from bot.channels.base import InboundMessage
-from bot.dialogue.manager import DialogueManager, Turn
+from bot.dialogue.manager import DialogueManager
+from bot.dialogue.turn import Turn
 
 
 def recording(name: str, seen: list[str]):
@@ -59,3 +60,32 @@ async def test_each_turn_gets_its_own_chain_across_awaits():
     senders = [f"customer-{number}" for number in range(8)]
     replies = await asyncio.gather(*(manager.handle(message(s)) for s in senders))
     assert [r[0].text for r in replies] == senders
+
+
+def test_every_stage_of_the_default_chain_has_a_name_of_its_own():
+    from bot.dialogue.manager import stage_name
+    from bot.dialogue.pipeline import default_stages
+    from bot.dialogue.small_talk import REPLIES
+    from supportbot.turn_actions import SMALL_TALK
+
+    class Model:
+        version = "m"
+
+    class Store:
+        history = None
+
+    names = [
+        stage_name(s)
+        for s in default_stages(model=Model(), store=Store(), analyse=None, max_chars=10)
+    ]
+    assert names == [
+        "sender_limit",
+        "log_turns",
+        "error_boundary",
+        "start_analysis",
+        "moderate_out",
+        "moderate_in",
+        "understand",
+        "response_policy",
+    ]
+    assert set(REPLIES) == SMALL_TALK

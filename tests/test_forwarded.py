@@ -8,8 +8,8 @@ import aiohttp
 import pytest
 from pydantic import ValidationError
 
-from bot.server.app import ServerSettings
 from bot.server.forwarded import client_address
+from bot.server.settings import ServerSettings
 from supportbot.config import BotConfig, parse_networks
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server

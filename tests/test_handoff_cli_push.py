@@ -14,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from bot.handoff import events as handoff_events
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from bot.store.state_store import JOURNAL_KEEP_SECONDS, open_state_db, set_handoff_journaled
 from supportbot.cli import main
 from supportbot.testing import live_server

@@ -9,7 +9,7 @@ import sqlite_utils
 
 from bot import messages
 from bot.handoff.events import HandoffListeners
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
 TOKEN = "push-admin-token"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 
 from bot import messages
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from supportbot.cli import main
 from supportbot.testing import live_server
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.base import InboundMessage
-from bot.dialogue.manager import Turn
-from bot.dialogue.pipeline import ResponsePolicy
+from bot.dialogue.stages.policy import ResponsePolicy
+from bot.dialogue.turn import Turn
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.kb_answers import KbAnswers
 from retrieval.kb_store import KnowledgeStore

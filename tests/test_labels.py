@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore, open_database
 from bot.store.privacy import forget_sender
 from bot.store.review_labels import enqueue, trainable_labels

@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 import sqlite_utils
 
-from bot.server.app import ServerSettings
 from bot.server.model_swap import ModelHolder
+from bot.server.settings import ServerSettings
 from retrieval.model_registry import ModelRegistry
 from supportbot.cli import main
 from supportbot.testing import live_server

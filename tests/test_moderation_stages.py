@@ -9,11 +9,13 @@ import pytest
 
 from bot import messages
 from bot.channels.base import InboundMessage
-from bot.dialogue.manager import DialogueManager, Turn
-from bot.dialogue.pipeline import error_boundary, log_turns
+from bot.dialogue.manager import DialogueManager
+from bot.dialogue.stages.error_boundary import ErrorBoundary
+from bot.dialogue.stages.turn_log import LogTurns
+from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn
 from bot.moderation import Moderator
 from bot.moderation.guards import SenderGuard
-from bot.moderation.stages import HANDOFF_PAYLOAD, moderate_in, moderate_out, sender_limit
+from bot.moderation.stages import ModerateIn, ModerateOut, SenderLimit
 from bot.store.conversation_log import SQLiteConversationStore
 from supportbot.config import ModerationConfig
 
@@ -47,11 +49,11 @@ async def store(tmp_path):
 def manager(store, moderator: Moderator, inner=echo) -> DialogueManager:
     return DialogueManager(
         [
-            sender_limit(moderator),
-            log_turns(store, "m-1", moderator),
-            error_boundary,
-            moderate_out(moderator),
-            moderate_in(moderator),
+            SenderLimit(moderator),
+            LogTurns(store, "m-1", moderator),
+            ErrorBoundary(),
+            ModerateOut(moderator),
+            ModerateIn(moderator),
             inner,
         ]
     )

@@ -10,8 +10,8 @@ import time
 import aiohttp
 import pytest
 
-from bot.server import admin
-from bot.server.app import ServerSettings
+from bot.server import auth
+from bot.server.settings import ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore, TurnRecord
 from supportbot.config import PrivacyConfig
 from supportbot.testing import live_server
@@ -74,9 +74,9 @@ async def admin_server(tiny_model, tmp_path):
 @pytest.mark.parametrize(
     ("headers", "status", "reason"),
     [
-        ({}, 401, admin.TOKEN_MISSING),
-        ({"Authorization": "Basic abc"}, 401, admin.TOKEN_MISSING),
-        ({"Authorization": "Bearer wrong"}, 403, admin.TOKEN_INVALID),
+        ({}, 401, auth.TOKEN_MISSING),
+        ({"Authorization": "Basic abc"}, 401, auth.TOKEN_MISSING),
+        ({"Authorization": "Bearer wrong"}, 403, auth.TOKEN_INVALID),
     ],
 )
 async def test_admin_endpoint_requires_the_token(admin_server, headers, status, reason):
@@ -100,7 +100,7 @@ async def test_admin_endpoint_is_disabled_without_a_configured_token(tiny_model,
         async with aiohttp.ClientSession() as session:
             headers = {"Authorization": "Bearer anything"}
             async with session.delete(live.url + "/admin/senders/x", headers=headers) as r:
-                assert (r.status, (await r.json())["error"]) == (403, admin.DISABLED)
+                assert (r.status, (await r.json())["error"]) == (403, auth.DISABLED)
 
 
 async def test_admin_forget_and_opt_out(admin_server):

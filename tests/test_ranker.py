@@ -14,8 +14,8 @@ import pytest
 
 from bot.channels.base import InboundMessage
 from bot.dialogue import reply_ranking
-from bot.dialogue.manager import Turn
-from bot.dialogue.pipeline import ResponsePolicy
+from bot.dialogue.stages.policy import ResponsePolicy
+from bot.dialogue.turn import Turn
 from retrieval.bot_model import BotModel, ResponseTemplate
 from retrieval.onnx_encoder import usable_cores
 from retrieval.ranker import Candidate, RankerVectors, ResponseRanker, load_ranker

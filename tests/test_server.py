@@ -10,7 +10,7 @@ import pytest
 import sqlite_utils
 
 from bot import messages
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
 WEBHOOK = "/webhooks/rest/webhook"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 
-from bot.server.app import freeze_loaded_objects, refreeze_loaded_objects
+from bot.server.process import freeze_loaded_objects, refreeze_loaded_objects
 
 
 def test_objects_loaded_before_serving_are_out_of_the_collectors_reach():

@@ -16,7 +16,8 @@ from aiohttp import web
 from bot import messages
 from bot.channels.slack.channel import EVENTS_PATH, INTERACTIVE_PATH, SLACK
 from bot.channels.slack.settings import SlackSettings, settings_from_config
-from bot.server.app import AppDeps, ServerSettings, create_app
+from bot.server.app import create_app
+from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore
 from supportbot.config import SlackConfig
 from supportbot.errors import ConfigError

@@ -11,9 +11,10 @@ import pytest
 import sqlite_utils
 
 from bot import messages
+from bot.app_keys import GATE
 from bot.channels.webchat import channel as webchat
-from bot.server.admission import CLOSING, GATE
-from bot.server.app import ServerSettings
+from bot.server.admission import CLOSING
+from bot.server.settings import ServerSettings
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server

@@ -13,9 +13,11 @@ import sqlite_utils
 from playwright.async_api import Page, async_playwright, expect
 
 from bot import messages
+from bot.app_keys import MANAGER
 from bot.channels.webchat.channel import TOKEN_HEADER
-from bot.dialogue.manager import Next, Turn
-from bot.server.app import MANAGER, ServerSettings
+from bot.dialogue.manager import Next, stage_name
+from bot.dialogue.turn import Turn
+from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -73,7 +75,7 @@ async def test_widget_end_to_end_in_chromium(tiny_model, tmp_path):
         async_playwright() as pw,
     ):
         stages = live.app[MANAGER].stages
-        logged = next(i for i, s in enumerate(stages) if s.__qualname__.startswith("log_turns."))
+        logged = next(i for i, s in enumerate(stages) if stage_name(s) == "log_turns")
         stages.insert(logged + 1, markup_reply)
         browser = await pw.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         page = await browser.new_page(viewport={"width": 900, "height": 720})

@@ -13,7 +13,7 @@ import sqlite_utils
 
 from bot.channels.webchat.limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat.sessions import token_hash
-from bot.server.app import ServerSettings
+from bot.server.settings import ServerSettings
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server

@@ -25,10 +25,11 @@ import numpy as np
 import sqlite_utils
 from sklearn.cluster import KMeans
 
-from bot.store.privacy import EXCLUDED_ACTIONS, EXCLUDED_FLAGS
+from bot.store.privacy import EXCLUDED_FLAGS
 from bot.store.review_labels import enqueue, ensure_schema
 from retrieval.bot_model import BotModel
 from supportbot.config import LearningConfig
+from supportbot.turn_actions import NOT_FOR_TRAINING
 
 MODEL_REASONS = {
     "fallback": 0.8,
@@ -127,7 +128,7 @@ def load_candidates(db: sqlite_utils.Database, config: LearningConfig) -> list[P
 def _reviewable(row: dict) -> bool:
     if row["message"].startswith("/"):
         return False
-    if row["action"] in EXCLUDED_ACTIONS and row["action"] != REVIEWABLE_HANDOFF:
+    if row["action"] in NOT_FOR_TRAINING and row["action"] != REVIEWABLE_HANDOFF:
         return False
     flags = json.loads(row["moderation"] or "{}").get("flags", [])
     return not any(flag.startswith(EXCLUDED_FLAGS) for flag in flags)

@@ -6,6 +6,12 @@ Platform quirks (Slack threads, widget sessions) stay in that channel's own modu
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from bot.server.settings import ServerSettings
 
 
 @dataclass(frozen=True)
@@ -32,3 +38,15 @@ class OutboundReply:
             "text": self.text,
             "buttons": [{"title": b.title, "payload": b.payload} for b in self.buttons],
         }
+
+
+class ChannelModule(Protocol):
+    """What every channel module provides for bot/server/app.py to mount it.
+
+    `add_routes` adds the channel's endpoints when it is configured, and its lifecycle as
+    an aiohttp cleanup context: started after the dialogue runtime (its parts are then
+    under bot.app_keys) and stopped, its own background turns drained, before the runtime
+    closes. Platform quirks (Slack threads, widget sessions) stay in the channel's module.
+    """
+
+    def add_routes(self, app: web.Application, settings: ServerSettings) -> None: ...

@@ -4,14 +4,39 @@ answered with Rasa's list of bot messages, so existing Rasa clients work unchang
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.app_keys import MANAGER
 from bot.channels.base import InboundMessage, OutboundReply
 from bot.server.http_errors import RequestError
 
+if TYPE_CHECKING:
+    from bot.server.settings import ServerSettings
+
 CHANNEL = "rest"
 MAX_SENDER_CHARS = 128
+
+
+def add_routes(app: web.Application, settings: ServerSettings) -> None:
+    """Rasa's REST channel is always on; it has no lifecycle of its own."""
+    app.router.add_get("/webhooks/rest/", rest_status)
+    app.router.add_post("/webhooks/rest/webhook", _rest_webhook(settings.max_message_chars))
+
+
+async def rest_status(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+def _rest_webhook(max_chars: int):
+    async def handler(request: web.Request) -> web.Response:
+        payload = await read_json_object(request)
+        inbound = parse_inbound(payload, max_chars)
+        replies = await request.app[MANAGER].handle(inbound)
+        return web.json_response(render(inbound.sender_id, replies))
+
+    return handler
 
 
 async def read_json_object(request: web.Request) -> dict:

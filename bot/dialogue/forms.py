@@ -17,8 +17,8 @@ import phonenumbers
 
 from bot import messages
 from bot.channels.base import QuickReply
-from bot.dialogue.manager import RequestedAction
 from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import RequestedAction
 from bot.moderation.output import fill_template
 from supportbot.config.dialogue import FormSpec, SlotSpec
 

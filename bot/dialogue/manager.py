@@ -1,82 +1,41 @@
 """The dialogue manager: one turn flows through a chain of middleware stages.
 
-Each stage is `async def stage(turn, next)` and calls `await next()` to pass the turn on,
-so deployments can add their own stages (rate limits, analytics) without touching the
-others. Stages never see the transport: they put replies into the turn's dispatcher,
-and the channel renders them.
+A stage is called as `await stage(turn, next_stage)` and calls `await next_stage()` to
+pass the turn on, so deployments can add their own stages (rate limits, analytics)
+without touching the others. Every stage has a name (`Stage.name`, or a function's own
+name), which profiles and metrics report. Stages never see the transport: they put
+replies into the turn's dispatcher, and the channel renders them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from functools import partial
+from typing import ClassVar, Protocol
 
-from bot.channels.base import InboundMessage, OutboundReply, QuickReply
-from bot.dialogue.state import ConversationState
-from bot.moderation import ModerationVerdict, normalise_text
-from retrieval.bot_model import Analysis
-
-log = logging.getLogger(__name__)
+from bot.channels.base import InboundMessage, OutboundReply
+from bot.dialogue.turn import Turn
+from bot.moderation import normalise_text
 
 Next = Callable[[], Awaitable[None]]
-Middleware = Callable[["Turn", Next], Awaitable[None]]
+Middleware = Callable[[Turn, Next], Awaitable[None]]
+"""What the chain calls: a `Stage`, or a plain async function of (turn, next_stage)."""
 
 
-class Dispatcher:
-    """Collects a turn's replies, like rasa-sdk's CollectingDispatcher."""
+class Stage(Protocol):
+    """A named step of the turn (bolt-python's Middleware): it may act before and after
+    `await next_stage()`, or answer the turn itself and not call it."""
 
-    def __init__(self) -> None:
-        self.replies: list[OutboundReply] = []
+    name: ClassVar[str]
 
-    def utter(self, text: str, buttons: tuple[QuickReply, ...] = ()) -> None:
-        self.replies.append(OutboundReply(text, tuple(buttons)))
-
-    def clear(self) -> None:
-        self.replies.clear()
+    async def __call__(self, turn: Turn, next_stage: Next) -> None: ...
 
 
-@dataclass(frozen=True)
-class RequestedAction:
-    """A custom action to run before the turn ends, asked for by a form that finished."""
-
-    name: str
-    form: str | None = None
-    reask: str | None = None
-    """The form's slot to ask again if the action rejects (raises `ActionExecutionRejection`)."""
-    forget_slots: tuple[str, ...] = ()
-    """Slots to drop after the action (the form's answers), unless the action set them."""
-
-
-@dataclass
-class Turn:
-    """Everything known about one customer message while it is being handled."""
-
-    message: InboundMessage
-    text: str
-    dispatcher: Dispatcher = field(default_factory=Dispatcher)
-    started: float = field(default_factory=time.perf_counter)
-    moderation: ModerationVerdict | None = None
-    analysis: Analysis | None = None
-    state: ConversationState | None = None
-    """Slots, history and handoff status, when the conversation stages are in the chain."""
-    action: str = "pending"
-    error: str | None = None
-    requested_action: RequestedAction | None = None
-    """A custom action a stage asked for at the end of the turn (a finished form's)."""
-    metadata: dict = field(default_factory=dict)
-    """Extra facts for the turn's log record, e.g. which custom actions ran."""
-    started_analysis: tuple[str, asyncio.Future[Analysis]] | None = None
-    """The model call started when the turn was admitted, with the text it was given
-    (`bot.dialogue.pipeline.start_analysis`)."""
-
-    @property
-    def elapsed_ms(self) -> float:
-        return (time.perf_counter() - self.started) * 1000
+def stage_name(stage: Middleware) -> str:
+    """The name a profile or a metric gives a stage."""
+    return getattr(stage, "name", None) or getattr(stage, "__name__", type(stage).__name__)
 
 
 class DialogueManager:
@@ -103,7 +62,7 @@ class DialogueManager:
         return next_stage
 
     @asynccontextmanager
-    async def _conversation(self, sender_id: str):
+    async def _conversation(self, sender_id: str) -> AsyncIterator[None]:
         lock = self._locks.setdefault(sender_id, asyncio.Lock())
         self._waiting[sender_id] = self._waiting.get(sender_id, 0) + 1
         try:

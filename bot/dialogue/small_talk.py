@@ -7,12 +7,16 @@ Only a message that is nothing but small talk is caught here ("hi", "thanks a lo
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from bot import messages
 
+SmallTalk = Literal["greeting", "thanks", "goodbye", "bot_identity"]
+"""The kinds of small talk, each a word of supportbot.turn_actions."""
+
 _POLITE = r"(?:\s+(?:so\s+much|a\s+lot|very\s+much|again|there|all|everyone|team|bot))*"
 _END = r"\s*[.!?,:)\s]*$"
-SMALL_TALK = {
+SMALL_TALK: dict[SmallTalk, re.Pattern[str]] = {
     "greeting": re.compile(
         r"^\s*(?:hi+|hello+|hey+|hiya|howdy|good\s+(?:morning|afternoon|evening)|greetings"
         r"|yo)" + _POLITE + _END,
@@ -49,7 +53,7 @@ ASKS_IF_HUMAN = re.compile(
 )
 """A question whether the bot is a person ("are you human?", "am I talking to a real
 person?"): the customer wants to know, not (yet) to be handed over."""
-REPLIES = {
+REPLIES: dict[SmallTalk, str] = {
     "greeting": messages.GREETING,
     "thanks": messages.YOU_ARE_WELCOME,
     "goodbye": messages.GOODBYE,
@@ -57,7 +61,7 @@ REPLIES = {
 }
 
 
-def small_talk(text: str) -> str | None:
+def small_talk(text: str) -> SmallTalk | None:
     """The kind of small talk a whole message is, or None."""
     kind = next((kind for kind, pattern in SMALL_TALK.items() if pattern.match(text)), None)
     if kind is None and asks_if_human(text):

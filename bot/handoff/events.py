@@ -27,8 +27,6 @@ JOURNAL_POLL_SECONDS = 1.0
 HandoffListener = Callable[[str, bool], Awaitable[None]]
 """Called with (conversation id, taken): True when a person now owns it, False when the bot."""
 
-HANDOFF_LISTENERS = web.AppKey("handoff_listeners", "HandoffListeners")
-
 
 class HandoffListeners:
     """The app's subscribers to handoff changes made by an agent."""
@@ -47,6 +45,9 @@ class HandoffListeners:
                 await listener(conversation_id, taken)
             except Exception:
                 log.exception("handoff listener failed (conversation %s)", conversation_id)
+
+
+HANDOFF_LISTENERS = web.AppKey("handoff_listeners", HandoffListeners)
 
 
 def handoff_listeners(app: web.Application) -> HandoffListeners:

@@ -1,5 +1,5 @@
-"""Moderation as middleware around the turn pipeline: `sender_limit` outermost (a refused
-message is not a turn), `moderate_in` before understanding, `moderate_out` around it.
+"""Moderation as stages around the turn pipeline: `SenderLimit` outermost (a refused
+message is not a turn), `ModerateIn` before understanding, `ModerateOut` around it.
 
 A handoff is the verdict action `handoff` plus `turn.action = "handoff"` and a message
 offering a human; the dialogue manager's handoff work hooks on either.
@@ -12,22 +12,27 @@ import logging
 
 from bot import messages
 from bot.channels.base import OutboundReply, QuickReply
-from bot.dialogue.manager import Middleware, Next, Turn
+from bot.dialogue.manager import Next
+from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn
 from bot.moderation.output import redact_reply
 from bot.moderation.verdict import Check, Moderator
 
 log = logging.getLogger(__name__)
 
-HANDOFF_PAYLOAD = "/human_handoff"
 REDACTION_FAILED = "<REDACTION_FAILED>"
 
 
-def sender_limit(moderator: Moderator) -> Middleware:
+class SenderLimit:
     """Per-sender rate limit. Refused messages get a polite reply and are not logged, so a
     flood costs neither a model call nor a database write."""
 
-    async def stage(turn: Turn, next_stage: Next) -> None:
-        retry_after = moderator.admit(turn.message.sender_id)
+    name = "sender_limit"
+
+    def __init__(self, moderator: Moderator):
+        self.moderator = moderator
+
+    async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        retry_after = self.moderator.admit(turn.message.sender_id)
         if retry_after is None:
             await next_stage()
             return
@@ -35,13 +40,17 @@ def sender_limit(moderator: Moderator) -> Middleware:
         turn.action = "rate_limited"
         turn.dispatcher.utter(messages.RATE_LIMITED)
 
-    return stage
 
-
-def moderate_in(moderator: Moderator) -> Middleware:
+class ModerateIn:
     """Judge the message; blocked, damped and handed-off turns stop here."""
 
-    async def stage(turn: Turn, next_stage: Next) -> None:
+    name = "moderate_in"
+
+    def __init__(self, moderator: Moderator):
+        self.moderator = moderator
+
+    async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        moderator = self.moderator
         verdict = moderator.inbound(turn.message.sender_id, turn.text)
         turn.moderation = verdict
         turn.text = verdict.text
@@ -66,14 +75,18 @@ def moderate_in(moderator: Moderator) -> Middleware:
             turn.dispatcher.utter(messages.DEESCALATE)
         await next_stage()
 
-    return stage
 
-
-def moderate_out(moderator: Moderator) -> Middleware:
+class ModerateOut:
     """Replies can quote historical agent answers: remove personal data that is not the
     customer's own from this turn, and record what was removed with the turn."""
 
-    async def stage(turn: Turn, next_stage: Next) -> None:
+    name = "moderate_out"
+
+    def __init__(self, moderator: Moderator):
+        self.moderator = moderator
+
+    async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        moderator = self.moderator
         await next_stage()
         own = [span.value for span in turn.moderation.pii] if turn.moderation else []
         replies, removed = [], []
@@ -85,8 +98,6 @@ def moderate_out(moderator: Moderator) -> Middleware:
         if removed and turn.moderation:
             checks = turn.moderation.checks + tuple(removed)
             turn.moderation = dataclasses.replace(turn.moderation, checks=checks)
-
-    return stage
 
 
 def logged_text(turn: Turn, moderator: Moderator) -> str:

@@ -8,57 +8,28 @@ in constant time); with no token configured the endpoints are disabled.
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from bot.handoff.events import HANDOFF_LISTENERS, handoff_listeners
-from bot.server.http_errors import RequestError, error_response
+from bot.app_keys import ADMIN_STORE, ADMIN_TOKEN, HANDOFF_LISTENERS, HANDOFF_STATES
+from bot.handoff.events import handoff_listeners
+from bot.server.auth import admin_only
+from bot.server.http_errors import RequestError
 from bot.store import privacy
+from bot.store.conversation_log import ConversationStore
 
-ADMIN_STORE = web.AppKey("admin_store", object)
-ADMIN_TOKEN = web.AppKey("admin_token", object)
-HANDOFF_STATES = web.AppKey("handoff_states", object)
 HANDOFF_ACTIONS = ("take", "release")
-TOKEN_MISSING = "admin endpoint requires an Authorization: Bearer token"
-TOKEN_INVALID = "admin token is not valid"
-DISABLED = "admin endpoint is disabled: no admin token is configured"
-UNSUPPORTED = "the conversation store does not support privacy operations"
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def add_admin_routes(app: web.Application, token: str | None, store: object) -> None:
+def add_admin_routes(app: web.Application, token: str | None, store: ConversationStore) -> None:
     app[ADMIN_TOKEN] = token
     app[ADMIN_STORE] = store
     handoff_listeners(app)
-    app.router.add_delete("/admin/senders/{sender_id}", _authenticated(forget))
-    app.router.add_post("/admin/conversations/{conversation_id}/opt-out", _authenticated(opt_out))
-    app.router.add_get("/admin/handoffs", _authenticated(list_handoffs))
+    app.router.add_delete("/admin/senders/{sender_id}", admin_only(forget))
+    app.router.add_post("/admin/conversations/{conversation_id}/opt-out", admin_only(opt_out))
+    app.router.add_get("/admin/handoffs", admin_only(list_handoffs))
     app.router.add_post(
-        "/admin/conversations/{conversation_id}/handoff", _authenticated(change_handoff)
+        "/admin/conversations/{conversation_id}/handoff", admin_only(change_handoff)
     )
-
-
-def _authenticated(handler: Handler) -> Handler:
-    async def checked(request: web.Request) -> web.StreamResponse:
-        expected = request.app[ADMIN_TOKEN]
-        if not expected:
-            return error_response(403, DISABLED)
-        header = request.headers.get("Authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            response = error_response(401, TOKEN_MISSING)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-admin"'
-            return response
-        if not hmac.compare_digest(given.strip().encode(), str(expected).encode()):
-            return error_response(403, TOKEN_INVALID)
-        if not isinstance(request.app[ADMIN_STORE], privacy.MaintainableStore):
-            raise RequestError(UNSUPPORTED, status=501)
-        return await handler(request)
-
-    return checked
 
 
 def _actor(request: web.Request) -> str:

@@ -20,14 +20,13 @@ from pathlib import Path
 from aiohttp import web
 
 from bot.background_tasks import stop_task
-from bot.server.admin import _authenticated
+from bot.server.auth import admin_only
 from retrieval.bot_model import Analysis, BotModel
 from retrieval.model_registry import ModelRegistry
 
 log = logging.getLogger(__name__)
 
 DEFAULT_POLL_SECONDS = 2.0
-HOLDER = web.AppKey("model_holder", object)
 
 
 class ModelHolder:
@@ -95,6 +94,9 @@ class ModelHolder:
                 log.exception("cannot load the promoted model from %s", self.registry.root)
 
 
+HOLDER = web.AppKey("model_holder", ModelHolder)
+
+
 def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> BotModel:
     """What `supportbot serve --model PATH` serves: a model directory as is, or a registry
     root's current version behind a holder that follows later promotions. Its encoder
@@ -112,7 +114,7 @@ def add_model_routes(app: web.Application, model: object) -> None:
     if not isinstance(model, ModelHolder):
         return
     app[HOLDER] = model
-    app.router.add_post("/admin/models/reload", _authenticated(reload_model))
+    app.router.add_post("/admin/models/reload", admin_only(reload_model))
     if model.registry is not None:
         app.cleanup_ctx.append(_following(model))
 

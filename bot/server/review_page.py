@@ -14,21 +14,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import STATIC
-from bot.server.admin import ADMIN_STORE, _authenticated
+from bot.app_keys import ADMIN_STORE
+from bot.server.auth import admin_only
 from bot.server.http_errors import RequestError
 from bot.store.review_labels import Label, LabelError, check_label, pending_queue, save_labels
+from retrieval.bot_model import BotModel
 
 PAGE = STATIC / "review.html"
 MAX_REVIEWER_CHARS = 80
 QUEUE_LIMIT = 200
-REVIEW_MODEL = web.AppKey("review_model", object)
+REVIEW_MODEL = web.AppKey("review_model", BotModel)
 
 
-def add_review_routes(app: web.Application, model: object) -> None:
+def add_review_routes(app: web.Application, model: BotModel) -> None:
     app[REVIEW_MODEL] = model
     app.router.add_get("/admin/review", review_page)
-    app.router.add_get("/admin/review/queue", _authenticated(review_queue))
-    app.router.add_post("/admin/review/labels", _authenticated(post_label))
+    app.router.add_get("/admin/review/queue", admin_only(review_queue))
+    app.router.add_post("/admin/review/labels", admin_only(post_label))
 
 
 async def review_page(request: web.Request) -> web.StreamResponse:

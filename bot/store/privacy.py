@@ -23,6 +23,7 @@ import sqlite_utils
 
 from bot.background_tasks import stop_task
 from supportbot.config.privacy import PrivacyConfig
+from supportbot.turn_actions import NOT_FOR_TRAINING
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -31,7 +32,6 @@ ANONYMISED = "<ANONYMISED>"
 # Moderation flags that keep a turn out of training rows: abuse aimed at someone, attempts
 # to instruct the bot, floods and anything the bot refused to handle.
 EXCLUDED_FLAGS = ("abuse:", "injection:", "repeat:", "input:")
-EXCLUDED_ACTIONS = ("error", "moderation", "damped", "handoff", "rate_limited")
 
 
 @runtime_checkable
@@ -283,7 +283,7 @@ def _export_training(db: sqlite_utils.Database, since: float) -> list[dict]:
 
 
 def _trainable(row: dict) -> bool:
-    if row["action"] in EXCLUDED_ACTIONS:
+    if row["action"] in NOT_FOR_TRAINING:
         return False
     flags = json.loads(row["moderation"] or "{}").get("flags", [])
     return not any(flag.startswith(EXCLUDED_FLAGS) for flag in flags)

@@ -24,8 +24,12 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from bot.server.app import freeze_loaded_objects, refreeze_loaded_objects, single_threaded_math
     from bot.server.model_swap import ModelHolder, serving_model
+    from bot.server.process import (
+        freeze_loaded_objects,
+        refreeze_loaded_objects,
+        single_threaded_math,
+    )
 
     model = serving_model(args.model)
     single_threaded_math()
@@ -40,7 +44,8 @@ async def _serve(model, host: str, port: int, db: str) -> None:
     from aiohttp import web
 
     from bot.server.admission import drain
-    from bot.server.app import AppDeps, create_app
+    from bot.server.app import create_app
+    from bot.server.settings import AppDeps
     from bot.store.conversation_log import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
@@ -71,7 +76,7 @@ def server_settings(model, channels: bool = True):
 
     from bot.channels.slack.settings import settings_from_config
     from bot.dialogue.stages.actions import actions_from_config
-    from bot.server.app import ServerSettings
+    from bot.server.settings import ServerSettings
     from supportbot.config import ModerationConfig, PrivacyConfig, ServerConfig
     from supportbot.config.channels import WebchatSettings
     from supportbot.config.dialogue import DialogueConfig
@@ -101,7 +106,8 @@ def run_chat(args: argparse.Namespace) -> int:
 async def _chat(model, db: str) -> None:
     """The server's dialogue runtime (moderation, state, handoff, forms) on the terminal."""
     from bot.channels.base import InboundMessage
-    from bot.server.app import AppDeps, dialogue_runtime
+    from bot.server.runtime import dialogue_runtime
+    from bot.server.settings import AppDeps
     from bot.store.conversation_log import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from bot.server.app import AppDeps, ServerSettings, create_app
+from bot.server.app import create_app
+from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore
 from retrieval.bot_model import BotModel
 

@@ -12,7 +12,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
-from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
 import aiohttp
@@ -20,6 +20,7 @@ from aiohttp import web
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.app_keys import DEPS, MANAGER
 from bot.background_tasks import BackgroundTasks
 from bot.channels.base import InboundMessage
 from bot.channels.rest import parse_json_object
@@ -31,11 +32,13 @@ from bot.dialogue.manager import DialogueManager
 from bot.server.http_errors import RequestError
 from supportbot.errors import ConfigError
 
+if TYPE_CHECKING:
+    from bot.server.settings import ServerSettings
+
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/webhooks/slack/events"
 INTERACTIVE_PATH = "/webhooks/slack/interactive"
-SLACK = web.AppKey("slack_channel", "SlackChannel")
 SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
@@ -156,6 +159,9 @@ class SlackChannel:
                 return
 
 
+SLACK = web.AppKey("slack_channel", SlackChannel)
+
+
 def _has_ids(payload: dict, *keys: str) -> bool:
     return all(isinstance(payload.get(key), dict) and payload[key].get("id") for key in keys)
 
@@ -166,35 +172,32 @@ def _why(exc: Exception) -> str:
     return type(exc).__name__
 
 
-def add_slack_routes(
-    app: web.Application,
-    settings: SlackSettings | None,
-    manager_key: web.AppKey,
-    db_path: str | Path,
-) -> None:
+def add_routes(app: web.Application, server: ServerSettings) -> None:
     """Enable the Slack channel when configured: its endpoints (Events API mode) and a
     lifecycle that starts it after the dialogue runtime and drains it before that closes."""
+    settings = server.slack
     if settings is None:
         return
-    app.cleanup_ctx.append(_lifecycle(settings, manager_key, str(db_path)))
+    app.cleanup_ctx.append(_lifecycle(settings))
     if settings.config.mode == "events":
         verifier = SlackRequestVerifier(settings.signing_secret or "")
         app.router.add_post(EVENTS_PATH, _events_handler(verifier))
         app.router.add_post(INTERACTIVE_PATH, _interactive_handler(verifier))
 
 
-def _lifecycle(settings: SlackSettings, manager_key: web.AppKey, db_path: str) -> Callable:
+def _lifecycle(settings: SlackSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
             session = aiohttp.ClientSession()
             stack.push_async_callback(session.close)
+            db_path = str(getattr(app[DEPS].store, "path", ":memory:"))
             events = SlackEventStore(db_path, settings.config.dedupe_ttl_hours * 3600)
             await events.open()
             stack.push_async_callback(events.close)
             web_client = AsyncWebClient(
                 token=settings.bot_token, base_url=settings.config.api_url, session=session
             )
-            channel = SlackChannel(settings, app[manager_key], web_client, events)
+            channel = SlackChannel(settings, app[MANAGER], web_client, events)
             stack.push_async_callback(channel.tasks.drain)
             await channel.identify()
             app[SLACK] = channel

@@ -14,13 +14,14 @@ import logging
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Any, NamedTuple
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bot import STATIC, messages
+from bot.app_keys import DEPS, GATE, HANDOFF_STATES, MANAGER
 from bot.background_tasks import stop_task
 from bot.channels.base import InboundMessage
 from bot.channels.webchat.frames import (
@@ -36,18 +37,21 @@ from bot.channels.webchat.frames import (
 from bot.channels.webchat.history import FEEDBACK_NAMES, live_turn, render_turns
 from bot.channels.webchat.limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat.sessions import WebchatSessions
+from bot.dialogue.manager import DialogueManager
 from bot.dialogue.state import HANDED_OFF
 from bot.handoff.events import handoff_listeners
-from bot.server.admin import HANDOFF_STATES
-from bot.server.admission import GATE, Rejected
+from bot.server.admission import Rejected
 from bot.server.http_errors import RequestError, error_response
+from bot.store.conversation_log import ConversationStore
 from supportbot.config.channels import WebchatSettings
+
+if TYPE_CHECKING:
+    from bot.server.settings import ServerSettings
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "webchat"
 TOKEN_HEADER = "X-Webchat-Token"
-WEBCHAT = web.AppKey("webchat", "WebchatChannel")
 MAX_FRAME_BYTES = 64 * 1024
 TOKEN_MISSING = f"header {TOKEN_HEADER!r} is required"
 TOKEN_INVALID = "session token is not valid or has expired"
@@ -59,11 +63,13 @@ NO_FEEDBACK = "this conversation store does not keep feedback"
 INTERNAL = "internal error; please try again"
 
 
-def add_webchat_routes(app: web.Application, settings: WebchatSettings, max_chars: int) -> None:
-    """Mount the widget under /webchat (and the demo page at /) when enabled."""
+def add_routes(app: web.Application, server: ServerSettings) -> None:
+    """Mount the widget under /webchat (and the demo page at /) when enabled, with its
+    lifecycle: sessions opened after the runtime, sockets closed on shutdown."""
+    settings = server.webchat
     if not settings.enabled:
         return
-    app[WEBCHAT] = channel = WebchatChannel(settings, max_chars)
+    app[WEBCHAT] = channel = WebchatChannel(settings, server.max_message_chars)
     handoff_listeners(app).subscribe(channel.on_handoff)
     app.cleanup_ctx.append(_sessions_context)
     app.on_shutdown.append(_close_sockets)
@@ -161,28 +167,26 @@ class WebchatChannel:
             await send(ws, frame)
 
 
+WEBCHAT = web.AppKey("webchat", WebchatChannel)
+
+
 def _handoff_state(handed_off: bool) -> dict[str, Any]:
     return {"handed_off": handed_off, "notice": messages.WEBCHAT_HANDOFF if handed_off else None}
 
 
 class _Parts(NamedTuple):
-    manager: Any
-    store: Any
+    manager: DialogueManager
+    store: ConversationStore
 
 
 def _server_parts(app: web.Application) -> _Parts:
-    """The dialogue manager and store the server set up. Imported here, not at the top,
-    because bot.server.app imports this module to mount the routes."""
-    from bot.server import app as server
-
-    return _Parts(app[server.MANAGER], app[server.DEPS].store)
+    """The dialogue manager and store the server set up."""
+    return _Parts(app[MANAGER], app[DEPS].store)
 
 
-async def _sessions_context(app: web.Application):
-    from bot.server import app as server
-
+async def _sessions_context(app: web.Application) -> AsyncIterator[None]:
     channel = app[WEBCHAT]
-    path = getattr(app[server.DEPS].store, "path", ":memory:")
+    path = getattr(app[DEPS].store, "path", ":memory:")
     ttl = channel.settings.session_ttl_days * 86400
     channel.sessions = await asyncio.to_thread(WebchatSessions, path, ttl)
     interval = channel.settings.session_purge_interval_seconds

@@ -43,10 +43,12 @@ from bot.actions.events import (
     SlotSet,
 )
 from bot.dialogue import forms
-from bot.dialogue.manager import Next, RequestedAction, Turn
+from bot.dialogue.manager import Next
+from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.reply_ranking import History
-from bot.dialogue.stages.conversation import ConversationMemory, confident_intent
+from bot.dialogue.stages.rules import confident_intent
 from bot.dialogue.state import ConversationState
+from bot.dialogue.turn import RequestedAction, Turn, payload_of
 from retrieval.bot_model import BotModel
 from supportbot.config import ActionsConfig
 from supportbot.config.dialogue import DialogueConfig
@@ -114,9 +116,40 @@ def action_policy(
     return ActionPolicy(runner, config, memory, history)
 
 
+class IntentActions:
+    """A confident intent mapped to an action runs it instead of the intent's response
+    (after the intent rules)."""
+
+    name = "intent_actions"
+
+    def __init__(self, policy: ActionPolicy):
+        self.policy = policy
+
+    async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        intent = confident_intent(turn) if turn.state else None
+        action = self.policy.intents.get(intent) if intent else None
+        if action is None or not await self.policy.run(turn, action):
+            await next_stage()
+
+
+class FormActions:
+    """A form that finished anywhere inside the turn runs its action at the end (just inside
+    `TrackConversation`)."""
+
+    name = "form_actions"
+
+    def __init__(self, policy: ActionPolicy):
+        self.policy = policy
+
+    async def __call__(self, turn: Turn, next_stage: Next) -> None:
+        await next_stage()
+        requested, turn.requested_action = turn.requested_action, None
+        if requested is not None and turn.state is not None:
+            await self.policy.run_for_form(turn, requested)
+
+
 class ActionPolicy:
-    """Two stages over one runner: `intent_actions` after the intent rules, `form_actions`
-    around everything inside `track_conversation` (a form can finish anywhere in there)."""
+    """One runner behind two stages, `IntentActions` and `FormActions`."""
 
     def __init__(
         self,
@@ -130,18 +163,8 @@ class ActionPolicy:
         self.max_followups = config.max_followups
         self.memory = memory
         self.history = history
-
-    async def intent_actions(self, turn: Turn, next_stage: Next) -> None:
-        intent = confident_intent(turn) if turn.state else None
-        action = self.intents.get(intent) if intent else None
-        if action is None or not await self.run(turn, action):
-            await next_stage()
-
-    async def form_actions(self, turn: Turn, next_stage: Next) -> None:
-        await next_stage()
-        requested, turn.requested_action = turn.requested_action, None
-        if requested is not None and turn.state is not None:
-            await self._run_for_form(turn, requested)
+        self.intent_actions = IntentActions(self)
+        self.form_actions = FormActions(self)
 
     async def close(self) -> None:
         await self.runner.close()
@@ -185,7 +208,7 @@ class ActionPolicy:
         names = {event.name for event in result.events if isinstance(event, SlotSet)}
         turn.metadata["slots_set"] = sorted({*turn.metadata.get("slots_set", ()), *names})
 
-    async def _run_for_form(self, turn: Turn, requested: RequestedAction) -> None:
+    async def run_for_form(self, turn: Turn, requested: RequestedAction) -> None:
         state = turn.state
         if await self.run(turn, requested.name):
             kept = set(turn.metadata.get("slots_set", ()))
@@ -274,7 +297,7 @@ def _set_slot(state: ConversationState, name: str, value: Any) -> None:
 
 def _latest_message(turn: Turn) -> LatestMessage:
     prediction = turn.analysis.prediction if turn.analysis else None
-    payload = confident_intent(turn) if turn.text.startswith("/") else None
+    payload = payload_of(turn.text)
     if payload is not None:
         return LatestMessage(turn.text, payload, 1.0)
     if prediction is None:

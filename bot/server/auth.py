@@ -1,0 +1,42 @@
+"""Who may call the admin endpoints: a bearer token equal to the configured admin token,
+compared in constant time. With no token configured the endpoints are disabled."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from bot.app_keys import ADMIN_STORE, ADMIN_TOKEN
+from bot.server.http_errors import RequestError, error_response
+from bot.store import privacy
+
+TOKEN_MISSING = "admin endpoint requires an Authorization: Bearer token"
+TOKEN_INVALID = "admin token is not valid"
+DISABLED = "admin endpoint is disabled: no admin token is configured"
+UNSUPPORTED = "the conversation store does not support privacy operations"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def admin_only(handler: Handler) -> Handler:
+    """The handler, behind the admin token (401 without one, 403 with a wrong one)."""
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        expected = request.app[ADMIN_TOKEN]
+        if not expected:
+            return error_response(403, DISABLED)
+        header = request.headers.get("Authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            response = error_response(401, TOKEN_MISSING)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-admin"'
+            return response
+        if not hmac.compare_digest(given.strip().encode(), str(expected).encode()):
+            return error_response(403, TOKEN_INVALID)
+        if not isinstance(request.app[ADMIN_STORE], privacy.MaintainableStore):
+            raise RequestError(UNSUPPORTED, status=501)
+        return await handler(request)
+
+    return checked

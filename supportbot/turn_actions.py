@@ -1,0 +1,54 @@
+"""What a turn did, as the conversation log records it: one vocabulary and its groupings.
+
+The runtime writes `Turn.action` into the log's `action` column; the learning loop,
+privacy exports and analytics read it back. Both sides import the words from here, so a
+new kind of turn is added in one place and every grouping below decides about it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+TurnAction = Literal[
+    "pending",
+    "intent_response",
+    "retrieval",
+    "ranked_reply",
+    "clarify",
+    "form",
+    "action",
+    "action_failed",
+    "greeting",
+    "thanks",
+    "goodbye",
+    "bot_identity",
+    "fallback",
+    "handoff",
+    "handed_off",
+    "moderation",
+    "damped",
+    "rate_limited",
+    "error",
+]
+"""`pending`: not decided yet (never logged by a finished turn). The others, in order:
+an intent's response, a knowledge-base answer, a reply the response ranker chose from
+the reply pool, a clarifying question, a form's question or answer, a custom action that
+ran or failed, four kinds of small talk, a request to rephrase, a handoff to a person,
+silence while a person owns the conversation, a message moderation blocked, a repeat
+that was damped, a sender over the rate limit, and an unexpected error."""
+
+TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
+
+SMALL_TALK: frozenset[TurnAction] = frozenset({"greeting", "thanks", "goodbye", "bot_identity"})
+"""Answered by the small-talk rules, without the intent model."""
+
+ANSWERED: frozenset[TurnAction] = frozenset(
+    {"intent_response", "retrieval", "clarify", "form", "action"}
+)
+"""Turns that end a run of fallbacks (the count towards a handoff starts again)."""
+
+NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
+    {"error", "moderation", "damped", "handoff", "rate_limited"}
+)
+"""Turns kept out of training rows and review picks: what the bot refused or could not
+handle says nothing about what the customer meant."""
