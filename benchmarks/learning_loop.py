@@ -43,8 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.store.conversation_log import open_database  # noqa: E402
-from bot.store.review_labels import Label, save_labels  # noqa: E402
+from bot.store.learning_log import LearningLog  # noqa: E402
+from bot.store.review_labels import Label  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from retrieval.model_registry import ModelRegistry  # noqa: E402
 from supportbot.config import LearningConfig  # noqa: E402
@@ -209,33 +209,33 @@ def truth_of(conversation_id: str, traffic) -> str:
 
 def choose(arm: Arm, size: int, args, round_number: int) -> list:
     """This round's turns for the arm (the review's picks, or uniform random ones)."""
-    db = open_database(arm.db_path)
+    log = LearningLog.open(arm.db_path)
     try:
         if arm.name == "review":
             model = BotModel.load(arm.registry.current_dir())
             return pick_for_review(
-                db, model, size, LearningConfig(), args.seed + round_number, arm.vectors
+                log, model, size, LearningConfig(), args.seed + round_number, arm.vectors
             )
-        eligible = load_candidates(db, LearningConfig())
+        eligible = load_candidates(log, LearningConfig())
         rng = random.Random(args.seed * 1000 + round_number)
         return rng.sample(eligible, min(size, len(eligible)))
     finally:
-        db.close()
+        log.close()
 
 
 def label_and_retrain(arm: Arm, picks, traffic, round_number: int) -> dict:
-    db = open_database(arm.db_path)
+    log = LearningLog.open(arm.db_path)
     try:
         labels = [
             Label(p.turn_id, truth_of(p.conversation_id, traffic), source="benchmark")
             for p in picks
         ]
-        save_labels(db, labels)
+        log.save_labels(labels)
         arm.labels += len(labels)
         started = time.perf_counter()
-        result = retrain(arm.project, arm.registry.root, db, progress=lambda line: None)
+        result = retrain(arm.project, arm.registry.root, log, progress=lambda line: None)
     finally:
-        db.close()
+        log.close()
     return {
         "round": round_number,
         "picked": len(picks),

@@ -10,6 +10,7 @@ import pytest
 
 from bot.server.settings import ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore, open_database
+from bot.store.learning_log import LearningLog
 from bot.store.privacy import forget_sender
 from bot.store.review_labels import enqueue, trainable_labels
 from supportbot.cli import main
@@ -46,7 +47,7 @@ async def served_log(tiny_model, tmp_path):
 async def test_export_then_import_round_trip(served_log, tmp_path, suffix):
     db, turn_ids = served_log
     exported = tmp_path / f"picks{suffix}"
-    assert write_rows(export_rows(db), exported) == 3
+    assert write_rows(export_rows(LearningLog(db)), exported) == 3
     rows = (
         [json.loads(line) for line in exported.read_text().splitlines()]
         if suffix == ".jsonl"
@@ -68,7 +69,7 @@ async def test_export_then_import_round_trip(served_log, tmp_path, suffix):
         rows[1].update(intent="damaged_parcel", new_intent=True, reply="Sorry! Send us a photo.")
         exported.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    result = import_labels(db, exported, reviewer="ana")
+    result = import_labels(LearningLog(db), exported, reviewer="ana")
     assert (result.stored, result.skipped) == (2, 1)
     labels = trainable_labels(db)
     assert [(r["text"], r["intent"], r["new_intent"], r["reply"]) for r in labels] == [
@@ -76,10 +77,10 @@ async def test_export_then_import_round_trip(served_log, tmp_path, suffix):
         ("my parcel arrived crushed", "damaged_parcel", 1, "Sorry! Send us a photo."),
     ]
     relabelled = tmp_path / f"again{suffix}"
-    write_rows(export_rows(db, labelled=True), relabelled)
-    assert import_labels(db, relabelled).stored == 2
+    write_rows(export_rows(LearningLog(db), labelled=True), relabelled)
+    assert import_labels(LearningLog(db), relabelled).stored == 2
     assert trainable_labels(db) == labels
-    assert [row["turn_id"] for row in export_rows(db)] == [turn_ids[2]]
+    assert [row["turn_id"] for row in export_rows(LearningLog(db))] == [turn_ids[2]]
 
 
 async def test_import_reports_every_bad_line_and_stores_nothing(served_log, tmp_path, capsys):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.store.conversation_log import SQLiteConversationStore, TurnRecord, open_database
+from bot.store.learning_log import LearningLog
 from bot.store.review_labels import Label, save_labels
 from supportbot.cli import main
 from training.intent_discovery import discover_intents
@@ -84,7 +85,7 @@ async def log_db(tmp_path):
 
 async def test_review_picks_uncertain_turns_and_never_opted_out_ones(log_db, tiny_model):
     db, ids = log_db
-    picks = pick_for_review(db, tiny_model, size=40)
+    picks = pick_for_review(LearningLog(db), tiny_model, size=40)
     by_turn = {p.turn_id: p for p in picks}
     assert "negative_feedback" in by_turn[ids["down"]].reasons
     assert "clarify" in by_turn[ids["clarify"]].reasons
@@ -96,13 +97,13 @@ async def test_review_picks_uncertain_turns_and_never_opted_out_ones(log_db, tin
     assert scores[ids["down"]] > scores[ids["where is my order?"]]
 
     save_labels(db, [Label(ids["down"], "shipping_time")])
-    again = {p.turn_id for p in pick_for_review(db, tiny_model, size=40)}
+    again = {p.turn_id for p in pick_for_review(LearningLog(db), tiny_model, size=40)}
     assert ids["down"] not in again, "a labelled turn was picked again"
 
 
 async def test_review_spreads_picks_over_topics(log_db, tiny_model):
     db, ids = log_db
-    picks = pick_for_review(db, tiny_model, size=6, seed=3)
+    picks = pick_for_review(LearningLog(db), tiny_model, size=6, seed=3)
     assert len(picks) == 6
     same = [p for p in picks if p.message in SAME_QUESTION]
     assert len(same) <= 2, [p.message for p in picks]
@@ -128,7 +129,7 @@ async def test_review_command_queues_picks_and_exports_them(
 
 async def test_discovery_proposes_the_unanswered_question_as_a_new_intent(log_db, tiny_model):
     db, _ = log_db
-    [candidate] = discover_intents(db, tiny_model, min_size=5)
+    [candidate] = discover_intents(LearningLog(db), tiny_model, min_size=5)
     assert candidate.size == len(SAME_QUESTION)
     assert set(candidate.examples) <= set(SAME_QUESTION) and len(candidate.examples) == 5
     assert "bitcoin" in candidate.name.split("_")

@@ -13,21 +13,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-import sqlite_utils
 from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import CountVectorizer
 
-from bot.store.review_labels import ensure_schema
+from bot.store.learning_log import LearningLog
 from retrieval.bot_model import BotModel
 from training.review import encode_texts
 
-FELL_THROUGH = """
-SELECT t.id AS turn_id, t.message FROM turns t JOIN conversations c ON c.id = t.conversation_id
-WHERE c.opt_out = 0 AND t.message IS NOT NULL AND t.message != '' AND t.message NOT LIKE '/%'
-  AND (t.action IN ('fallback', 'retrieval') OR t.out_of_scope = 1)
-  AND t.id NOT IN (SELECT turn_id FROM review_labels)
-ORDER BY t.id DESC LIMIT ?
-"""
 MAX_MESSAGES = 5000
 NAME_WORDS = 3
 
@@ -48,7 +40,7 @@ class CandidateIntent:
 
 
 def discover_intents(
-    db: sqlite_utils.Database,
+    log: LearningLog,
     model: BotModel,
     min_size: int = 5,
     distance: float = 0.35,
@@ -56,8 +48,7 @@ def discover_intents(
 ) -> list[CandidateIntent]:
     """Candidates, largest first. `distance` is the average-linkage cosine distance below
     which two groups merge."""
-    ensure_schema(db)
-    rows = list(db.query(FELL_THROUGH, [MAX_MESSAGES]))
+    rows = log.fallen_through(MAX_MESSAGES)
     unique = list({" ".join(r["message"].lower().split()): r for r in rows}.values())
     if len(unique) < max(min_size, 2):
         return []

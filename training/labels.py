@@ -15,9 +15,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import sqlite_utils
-
-from bot.store.review_labels import Label, LabelError, check_label, ensure_schema, pending_queue
+from bot.store.learning_log import Label, LabelError, LearningLog, check_label
 from supportbot.errors import DataError
 
 COLUMNS = (
@@ -51,9 +49,8 @@ def file_kind(path: Path) -> str:
     raise DataError("expected a .csv or .jsonl file", path)
 
 
-def export_rows(db: sqlite_utils.Database, labelled: bool = False) -> list[dict]:
+def export_rows(log: LearningLog, labelled: bool = False) -> list[dict]:
     """Pending picks to fill in, or (`labelled`) the labels already stored."""
-    ensure_schema(db)
     if not labelled:
         return [
             {
@@ -66,16 +63,11 @@ def export_rows(db: sqlite_utils.Database, labelled: bool = False) -> list[dict]
                 "new_intent": False,
                 "reply": "",
             }
-            for p in pending_queue(db, limit=1_000_000)
+            for p in log.pending_picks()
         ]
-    rows = db.query(
-        "SELECT l.turn_id, l.text, t.intent AS bot_intent, t.confidence, l.intent,"
-        " l.new_intent, l.reply FROM review_labels l JOIN turns t ON t.id = l.turn_id"
-        " ORDER BY l.turn_id"
-    )
     return [
         {**row, "reasons": "", "new_intent": bool(row["new_intent"]), "reply": row["reply"] or ""}
-        for row in rows
+        for row in log.labelled_rows()
     ]
 
 
@@ -119,20 +111,17 @@ def read_labels(path: Path, reviewer: str) -> tuple[list[tuple[int, Label]], int
     return labels, skipped
 
 
-def import_labels(db: sqlite_utils.Database, path: Path, reviewer: str = "import") -> ImportResult:
+def import_labels(log: LearningLog, path: Path, reviewer: str = "import") -> ImportResult:
     """Store every reviewed row of the file, or none when any row is bad."""
     labels, skipped = read_labels(path, reviewer)
-    ensure_schema(db)
-    known = {row[0] for row in db.execute("SELECT id FROM turns WHERE message != ''").fetchall()}
+    known = log.known_turn_ids()
     errors = [
         f"{path}:{line}: turn_id: no turn {label.turn_id} in the conversation log"
         for line, label in labels
         if label.turn_id not in known
     ]
     _raise_errors(errors)
-    from bot.store.review_labels import save_labels
-
-    save_labels(db, [label for _, label in labels])
+    log.save_labels([label for _, label in labels])
     return ImportResult(len(labels), skipped)
 
 

@@ -18,11 +18,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 import yaml
 from sklearn.metrics import f1_score
 
-from bot.store.review_labels import trainable_labels
+from bot.store.learning_log import LearningLog
 from retrieval.bot_model import BotModel
 from retrieval.model_dir import sha256_file
 from retrieval.model_registry import ModelRegistry
@@ -57,7 +56,7 @@ class RetrainResult:
 def retrain(
     project: Path,
     models_root: Path,
-    db: sqlite_utils.Database,
+    log: LearningLog,
     progress: Progress = print,
     train: Train | None = None,
 ) -> RetrainResult:
@@ -67,7 +66,7 @@ def retrain(
     project = Path(project)
     config = load_config(project / CONFIG_FILENAME)
     test_file = _test_file(project, config)
-    labels = trainable_labels(db)
+    labels = log.trainable_labels()
     written, dropped = write_label_data(project, config, labels)
     progress(f"{written} reviewed label(s) in {config.learning.labels_file} ({dropped} dropped)")
     registry = ModelRegistry(models_root)

@@ -22,11 +22,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 from sklearn.cluster import KMeans
 
-from bot.store.privacy import EXCLUDED_FLAGS
-from bot.store.review_labels import enqueue, ensure_schema
+from bot.store.learning_log import EXCLUDED_FLAGS, LearningLog
 from retrieval.bot_model import BotModel
 from supportbot.config import LearningConfig
 from supportbot.turn_actions import NOT_FOR_TRAINING
@@ -45,16 +43,6 @@ CUSTOMER_REASONS = {"negative_feedback": 1.0, "handoff": 0.8}
 REVIEWABLE_HANDOFF = "handoff"
 POOL_FACTOR = 5
 ENCODE_BATCH = 256
-
-CANDIDATES = """
-SELECT t.id AS turn_id, t.conversation_id, t.message, t.intent, t.confidence,
-       t.out_of_scope, t.action, t.response, t.moderation
-FROM turns t JOIN conversations c ON c.id = t.conversation_id
-WHERE c.opt_out = 0 AND t.message IS NOT NULL AND t.message != ''
-  AND t.id NOT IN (SELECT turn_id FROM review_labels)
-  AND t.id NOT IN (SELECT turn_id FROM review_queue)
-ORDER BY t.id
-"""
 
 
 @dataclass
@@ -78,7 +66,7 @@ class Pick:
 
 
 def pick_for_review(
-    db: sqlite_utils.Database,
+    log: LearningLog,
     model: BotModel,
     size: int,
     config: LearningConfig | None = None,
@@ -87,7 +75,7 @@ def pick_for_review(
 ) -> list[Pick]:
     """Up to `size` turns, most useful first, spread over topics. Reads only."""
     config = config or LearningConfig()
-    candidates = load_candidates(db, config)
+    candidates = load_candidates(log, config)
     if not candidates or size <= 0:
         return []
     features = encode_texts(model, [c.message for c in candidates], vector_cache)
@@ -101,13 +89,12 @@ def pick_for_review(
     return spread_over_clusters([candidates[i] for i in pool], size)
 
 
-def load_candidates(db: sqlite_utils.Database, config: LearningConfig) -> list[Pick]:
+def load_candidates(log: LearningLog, config: LearningConfig) -> list[Pick]:
     """Eligible turns with their logged reasons; one turn per distinct text (the latest)."""
-    ensure_schema(db)
-    negative = _negative_feedback(db)
-    before_handoff = _turns_before_handoff(db)
+    negative = log.thumbs_down_turns()
+    before_handoff = log.turns_before_handoff()
     by_text: dict[str, Pick] = {}
-    for row in db.query(CANDIDATES):
+    for row in log.review_candidates():
         if not _reviewable(row):
             continue
         pick = Pick(
@@ -145,23 +132,6 @@ def _logged_reasons(row: dict, config: LearningConfig, negative: bool) -> list[s
     if row["confidence"] is not None and row["confidence"] < config.low_confidence:
         reasons.append("low_confidence")
     return reasons
-
-
-def _negative_feedback(db: sqlite_utils.Database) -> set[int]:
-    """Turns with a thumbs-down, when the log has a feedback table (the web widget's)."""
-    if "feedback" not in db.table_names():
-        return set()
-    rows = db.execute("SELECT turn_id, value FROM feedback").fetchall()
-    return {int(turn) for turn, value in rows if value in (-1, "down", "-1")}
-
-
-def _turns_before_handoff(db: sqlite_utils.Database) -> set[int]:
-    """The customer turn just before each handoff: what the bot could not handle."""
-    rows = db.execute(
-        "SELECT (SELECT p.id FROM turns p WHERE p.conversation_id = h.conversation_id"
-        " AND p.id < h.id ORDER BY p.id DESC LIMIT 1) FROM turns h WHERE h.action = 'handoff'"
-    ).fetchall()
-    return {int(row[0]) for row in rows if row[0] is not None}
 
 
 def encode_texts(
@@ -254,12 +224,10 @@ def run_review(
     seed: int = 0,
 ) -> list[Pick]:
     """Pick and queue turns for the review page; returns the picks."""
-    from bot.store.conversation_log import open_database
-
-    db = open_database(db_path)
+    log = LearningLog.open(db_path)
     try:
-        picks = pick_for_review(db, BotModel.load(model_dir), size, config, seed)
-        enqueue(db, [p.to_json() for p in picks], f"review-{time.strftime('%Y%m%d-%H%M%S')}")
+        picks = pick_for_review(log, BotModel.load(model_dir), size, config, seed)
+        log.enqueue([p.to_json() for p in picks], f"review-{time.strftime('%Y%m%d-%H%M%S')}")
     finally:
-        db.close()
+        log.close()
     return picks

@@ -66,10 +66,10 @@ def _learning(project: Path | None) -> LearningConfig:
     return load_config(project / CONFIG_FILENAME).learning
 
 
-def _existing_db(path: str):
-    from bot.store.conversation_log import open_database
+def _existing_log(path: str):
+    from bot.store.learning_log import LearningLog
 
-    return open_database(str(existing_log(path)))
+    return LearningLog.open(existing_log(path))
 
 
 def run_review(args: argparse.Namespace) -> int:
@@ -78,7 +78,7 @@ def run_review(args: argparse.Namespace) -> int:
     from training.review import run_review as pick
 
     learning = _learning(args.project)
-    _existing_db(args.db).close()
+    _existing_log(args.db).close()
     size = args.size or learning.review_size
     picks = pick(Path(args.db), resolve_model_dir(args.model), size, learning, args.seed)
     for p in picks:
@@ -87,11 +87,11 @@ def run_review(args: argparse.Namespace) -> int:
         else:
             print(f"{p.turn_id:>8}  {p.score:5.2f}  {','.join(p.reasons) or '-':<28} {p.message}")
     if args.out:
-        db = _existing_db(args.db)
+        log = _existing_log(args.db)
         try:
-            count = write_rows(export_rows(db), args.out)
+            count = write_rows(export_rows(log), args.out)
         finally:
-            db.close()
+            log.close()
         print(f"{count} queued pick(s) written to {args.out}")
     print(f"{len(picks)} turn(s) queued for review")
     return 0
@@ -100,16 +100,16 @@ def run_review(args: argparse.Namespace) -> int:
 def run_labels(args: argparse.Namespace) -> int:
     from training.labels import export_rows, import_labels, write_rows
 
-    db = _existing_db(args.db)
+    log = _existing_log(args.db)
     try:
         if args.labels_command == "export":
-            count = write_rows(export_rows(db, labelled=args.labelled), args.file)
+            count = write_rows(export_rows(log, labelled=args.labelled), args.file)
             print(f"{count} row(s) written to {args.file}")
         else:
-            result = import_labels(db, args.file, args.reviewer)
+            result = import_labels(log, args.file, args.reviewer)
             print(f"{result.stored} label(s) stored, {result.skipped} row(s) without an intent")
     finally:
-        db.close()
+        log.close()
     return 0
 
 
@@ -118,12 +118,12 @@ def run_discover(args: argparse.Namespace) -> int:
     from retrieval.model_registry import resolve_model_dir
     from training.intent_discovery import discover_intents
 
-    db = _existing_db(args.db)
+    log = _existing_log(args.db)
     try:
         model = BotModel.load(resolve_model_dir(args.model))
-        candidates = discover_intents(db, model, args.min_size, args.distance)
+        candidates = discover_intents(log, model, args.min_size, args.distance)
     finally:
-        db.close()
+        log.close()
     for c in candidates:
         if args.json:
             print(json.dumps(c.to_json(), ensure_ascii=False))
@@ -138,10 +138,10 @@ def run_discover(args: argparse.Namespace) -> int:
 def run_retrain(args: argparse.Namespace) -> int:
     from training.retrain import retrain
 
-    db = _existing_db(args.db)
+    log = _existing_log(args.db)
     try:
-        result = retrain(args.project, args.models, db, progress=lambda line: print(line))
+        result = retrain(args.project, args.models, log, progress=lambda line: print(line))
     finally:
-        db.close()
+        log.close()
     print(json.dumps(result.to_json(), indent=2))
     return 0
