@@ -10,12 +10,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.dialogue.manager import DialogueManager
+from bot.dialogue.memory import HandoffStates
 from bot.dialogue.stages.analysis import Analyse
 from bot.handoff.events import HANDOFF_LISTENERS
 from bot.server.admission import GATE
 from bot.server.settings import AppDeps
 from bot.store.conversation_log import ConversationStore
-from bot.store.state_store import SQLiteStateStore
 
 DEPS = web.AppKey("deps", AppDeps)
 """The model and store the app was created with."""
@@ -23,7 +23,7 @@ MANAGER = web.AppKey("manager", DialogueManager)
 """The dialogue manager, set once the runtime has started."""
 ANALYSE: web.AppKey[Analyse] = web.AppKey("analyse")
 """The micro-batched model call with retrieval hits always searched (`/model/parse`)."""
-HANDOFF_STATES = web.AppKey("handoff_states", SQLiteStateStore)
+HANDOFF_STATES = web.AppKey("handoff_states", HandoffStates)
 """The conversation states, with who owns each conversation."""
 # Defined beside their types, which need them: who is told when a person takes a
 # conversation over or gives it back, and the gate counting the turns in progress.

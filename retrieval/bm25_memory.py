@@ -104,8 +104,9 @@ class MemoryBM25:
             tokens = self._tokenizer.tokens(phrase)
             if not tokens:
                 return None
-            ids = [postings.vocabulary.get(token) for token in tokens]
-            if None in ids:
+            found = [postings.vocabulary.get(token) for token in tokens]
+            ids = [i for i in found if i is not None]
+            if len(ids) < len(found):
                 continue  # a token no passage has: the phrase matches nothing
             if len(ids) == 1:
                 self._add_term(scores, ids[0])

@@ -9,7 +9,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -50,6 +50,38 @@ class Analysis:
     searched: bool = True
     """False when the knowledge base was not searched (`BotModel.analyse`'s `search`):
     `hits` is then empty without meaning that nothing matched."""
+
+
+class ServedModel(Protocol):
+    """What the runtime reads of a trained bot: a `BotModel`, or a holder that swaps a newly
+    promoted one in while serving (bot/server/model_swap.py). Each member reads the model
+    current at the time of the read."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def version(self) -> str: ...
+
+    @property
+    def classifier(self) -> IntentClassifier: ...
+
+    @property
+    def responses(self) -> dict[str, list[ResponseTemplate]]: ...
+
+    @property
+    def ranker(self) -> ResponseRanker | None: ...
+
+    @property
+    def kb_answers(self) -> KbAnswers | None: ...
+
+    def analyse(self, texts: list[str], search: Sequence[bool] | None = None) -> list[Analysis]: ...
+
+    def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]: ...
+
+    def kb_passage(self, label: str) -> Passage | None: ...
+
+    def settled_by(self, prediction: IntentPrediction, kb_answer: Passage | None) -> Settled: ...
 
 
 class BotModel:
@@ -140,10 +172,11 @@ class BotModel:
         bot the search would cost more CPU than the classifier and go unused. None
         searches for every message."""
         features, predictions = self._classify(texts)
-        if self.index is None:
+        index, retrieval = self.index, self.manifest.retrieval
+        if index is None or retrieval is None:
             return [Analysis(p, []) for p in predictions]
         if self.kb_answers is not None:
-            self.index.sync()  # a removed or edited answer is not given from an old generation
+            index.sync()  # a removed or edited answer is not given from an old generation
         kb_answers = [self._kb_answer(p) for p in predictions]
         wanted = [
             i
@@ -153,8 +186,7 @@ class BotModel:
         hits: list[list[Hit] | None] = [None] * len(texts)
         if wanted:
             vectors = self.classifier.sentence_vectors(features[wanted])
-            top_k = self.manifest.retrieval.top_k
-            found = self.index.search([texts[i] for i in wanted], vectors, top_k)
+            found = index.search([texts[i] for i in wanted], vectors, retrieval.top_k)
             for i, message_hits in zip(wanted, found, strict=True):
                 hits[i] = message_hits
         return [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ class TextEncoder:
                 f"{self.path}: not a sentence-transformers model (config.json missing)"
             )
         self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
-        self.dimension = int(self.model.get_embedding_dimension())
+        self.dimension = int(self.model.get_embedding_dimension() or 0)
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         if not texts:
@@ -94,7 +95,7 @@ class TextEncoder:
 
         out = np.zeros((len(texts), self.dimension * count), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        transformer = self.model[0].auto_model
+        transformer: Any = self.model[0].auto_model
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
             features = self.model.preprocess([texts[i] for i in rows])

@@ -77,11 +77,10 @@ class EncoderProcess:
     def encode_layers(self, texts: list[str], count: int, batch_size: int = 64) -> np.ndarray:
         """As `OnnxEncoder.encode_layers`, computed in the child."""
         with self._lock:
-            if self._pipe is None:
-                self._start()
+            pipe = self._pipe if self._pipe is not None else self._start()
             try:
-                self._pipe.send((list(texts), count, batch_size))
-                status, payload = self._pipe.recv()
+                pipe.send((list(texts), count, batch_size))
+                status, payload = pipe.recv()
             except (EOFError, OSError) as exc:
                 code = self._exit_code()
                 self._discard()
@@ -98,7 +97,8 @@ class EncoderProcess:
         with self._lock:
             self._discard()
 
-    def _start(self) -> None:
+    def _start(self) -> Connection:
+        """Start the child and wait for its first reply; returns the pipe to it."""
         context = multiprocessing.get_context("spawn")  # fork would copy the server's threads
         ours, theirs = context.Pipe()
         process = context.Process(
@@ -111,16 +111,17 @@ class EncoderProcess:
         theirs.close()
         self._process, self._pipe = process, ours
         self._stop = weakref.finalize(self, _stop_child, process, ours)
-        self.dimension, self.layers = self._first_reply()
+        self.dimension, self.layers = self._first_reply(ours)
+        return ours
 
-    def _first_reply(self) -> tuple[int, int]:
+    def _first_reply(self, pipe: Connection) -> tuple[int, int]:
         try:
-            if not self._pipe.poll(self._start_timeout):
+            if not pipe.poll(self._start_timeout):
                 raise ModelError(
                     f"{self.path}: the encoder process did not start within "
                     f"{self._start_timeout:.0f} s"
                 )
-            status, payload = self._pipe.recv()
+            status, payload = pipe.recv()
         except (EOFError, OSError) as exc:
             code = self._exit_code()
             self._discard()

@@ -12,6 +12,7 @@ import re
 import threading
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from retrieval.knowledge_base import load_current_index, open_store
 from retrieval.model_dir import RetrievalInfo
 from retrieval.passage_memory import PassageMemory
 from retrieval.vector_index import kind_of, search_vectors, set_nprobe
+
+if TYPE_CHECKING:
+    import faiss
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 DENSE_DEPTH = 50
@@ -92,7 +96,7 @@ class _Generation:
     """What one FAISS generation of the store is searched with."""
 
     number: int
-    vectors: object
+    vectors: faiss.Index
     bm25: MemoryBM25 | None
     rows: PassageMemory | None
 
@@ -111,7 +115,8 @@ class PassageIndex:
         self.dimension = int(store.meta()["dimension"])
         self._lock = threading.Lock()
         self._loading = threading.Lock()
-        self.generation, self.vectors = -1, None
+        self.generation = -1
+        self.vectors: faiss.Index
         self.bm25: MemoryBM25 | None = None
         """BM25 from memory; None for stores too large for it, which FTS5 answers."""
         self.rows: PassageMemory | KnowledgeStore = store

@@ -177,7 +177,7 @@ class IntentClassifier:
         """Uncalibrated log-probabilities: the vector head's, fused with the n-gram model's."""
         head = features @ self.weight.T + self.bias
         share = self.settings.lexical_share if self.lexical is not None else 0.0
-        lexical = self.lexical.logits(texts) if share > 0 else None
+        lexical = self.lexical.logits(texts) if self.lexical is not None and share > 0 else None
         return fuse(head, lexical, share)
 
     def probabilities(self, features: np.ndarray, texts: list[str]) -> np.ndarray:
@@ -299,7 +299,7 @@ def explain(
                 "passed": oos_score < prediction.confidence,
             }
         )
-    failed = [c["check"] for c in checks if not c["passed"]]
+    failed = [str(c["check"]) for c in checks if not c["passed"]]
     memory = classifier.memory
     vector = classifier.sentence_vectors(features)
     nearest = memory.nearest(vector, k) if memory else []

@@ -122,7 +122,7 @@ class KnowledgeStore:
     def _create_schema(self) -> None:
         self.db.execute("PRAGMA journal_mode = DELETE")
         self.db.conn.executescript(_SCHEMA)
-        self.db["passages"].enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="porter")
+        self.db.table("passages").enable_fts(FTS_COLUMNS, create_triggers=True, tokenize="porter")
 
     def close(self) -> None:
         self.db.close()

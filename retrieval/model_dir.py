@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -63,8 +64,8 @@ class RetrievalInfo(_Section):
     """Fused score below which the bot abstains from answering from retrieval."""
     top_k: int
     lexical_weight: float
-    index: str
-    """"auto", "exact" or "approximate" (IVF)."""
+    index: Literal["auto", "exact", "approximate"]
+    """IVF for "approximate"; "auto" chooses by size (retrieval/vector_index.py)."""
     approximate_above: int
     nprobe: int
     seed: int

@@ -424,20 +424,21 @@ class OnnxEncoder:
             "token_type_ids": np.zeros_like(ids),
         }
 
-    def run(self, feeds: dict[str, np.ndarray], count: int = 1) -> np.ndarray | list:
-        """The transformer's last hidden state for `tokenize`'s output; with `count` > 1,
-        the last `count` hidden states, earliest first."""
+    def run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        """The transformer's last hidden state for `tokenize`'s output."""
+        return self.run_layers(feeds, 1)[0]
+
+    def run_layers(self, feeds: dict[str, np.ndarray], count: int) -> list[np.ndarray]:
+        """The last `count` hidden states, earliest first."""
         names = [inner_layer_output(i) for i in range(count - 1, 0, -1)] + [LAST_HIDDEN_STATE]
-        hidden = self.session.run(names, {n: feeds[n] for n in self._input_names})
-        return hidden[0] if count == 1 else hidden
+        return list(self.session.run(names, {n: feeds[n] for n in self._input_names}))
 
     def _encode_batch(self, texts: list[str], count: int) -> np.ndarray:
         feeds = self.tokenize(texts)
         mask = feeds["attention_mask"]
-        hidden = self.run(feeds, count)
         if count == 1:
-            return mean_pool_normalise(hidden, mask)
-        return np.hstack([mean_pool_normalise(h, mask) for h in hidden])
+            return mean_pool_normalise(self.run(feeds), mask)
+        return np.hstack([mean_pool_normalise(h, mask) for h in self.run_layers(feeds, count)])
 
 
 def mean_pool_normalise(hidden: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:

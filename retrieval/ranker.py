@@ -171,7 +171,9 @@ class ResponseRanker:
     def contexts(self, contexts: Sequence[Sequence[object]]) -> list[EncodedContext]:
         """Several contexts in one encoder call (the server's micro-batches)."""
         texts = [format_context(context, self.info.context_turns) for context in contexts]
-        vectors = self.encoder.encode_contexts(texts) if texts else []
+        if not texts:
+            return []
+        vectors = self.encoder.encode_contexts(texts)
         return [EncodedContext(t, v) for t, v in zip(texts, vectors, strict=True)]
 
     def score(self, context: Sequence[object], candidates: Sequence[str]) -> np.ndarray:
@@ -219,6 +221,7 @@ class ResponseRanker:
         return self._rerank(context, ranked)
 
     def _rerank(self, context: EncodedContext, ranked: list[int]) -> list[int]:
+        assert self.reranker is not None  # checked by the caller
         top, rest = ranked[: self.reranker.top_k], ranked[self.reranker.top_k :]
         fused = self.embeddings[top] @ context.vector
         scores = self.reranker.rescore(context.text, [self._words[row] for row in top], fused)

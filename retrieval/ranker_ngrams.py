@@ -110,7 +110,7 @@ def _members(tensors: dict[str, np.ndarray]) -> list[dict[str, np.ndarray]]:
     """Each member's tensors under their plain names (one member for unprefixed files)."""
     if all(name in tensors for name in TENSORS):
         return [{name: tensors[name] for name in TENSORS}]
-    members = []
+    members: list[dict[str, np.ndarray]] = []
     while any(key.startswith(member_prefix(len(members))) for key in tensors):
         prefix = member_prefix(len(members))
         missing = [name for name in TENSORS if prefix + name not in tensors]

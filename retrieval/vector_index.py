@@ -135,9 +135,12 @@ def search_vectors(index: faiss.Index, vectors: np.ndarray, depth: int, threads:
 
 def stored_ids(index: faiss.Index) -> np.ndarray:
     """Every id in the index, to check it against the store's rows."""
-    if not isinstance(index, faiss.IndexIVF):
+    if isinstance(index, faiss.IndexIDMap):
         return faiss.vector_to_array(index.id_map)
+    if not isinstance(index, faiss.IndexIVF):
+        raise TypeError(f"not an index this module builds: {type(index).__name__}")
     lists = index.invlists
+    assert lists is not None, "an IVF index always has inverted lists"
     parts = [
         faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
         for i in range(index.nlist)

@@ -76,7 +76,7 @@ def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
 def render(recipient_id: str, replies: list[OutboundReply]) -> list[dict]:
     rendered = []
     for reply in replies:
-        item = {"recipient_id": recipient_id, "text": reply.text}
+        item: dict[str, object] = {"recipient_id": recipient_id, "text": reply.text}
         if reply.buttons:
             item["buttons"] = [{"title": b.title, "payload": b.payload} for b in reply.buttons]
         rendered.append(item)

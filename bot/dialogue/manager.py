@@ -35,7 +35,8 @@ class Stage(Protocol):
 
 def stage_name(stage: Middleware) -> str:
     """The name a profile or a metric gives a stage."""
-    return getattr(stage, "name", None) or getattr(stage, "__name__", type(stage).__name__)
+    name = getattr(stage, "name", None) or getattr(stage, "__name__", None)
+    return str(name or type(stage).__name__)
 
 
 class DialogueManager:

@@ -27,6 +27,15 @@ class StateStore(Protocol):
     async def close(self) -> None: ...
 
 
+class HandoffStates(StateStore, Protocol):
+    """A state store that also answers who owns each conversation: what the admin
+    endpoints and the channels' handoff notices read (bot/store/state_store.py)."""
+
+    async def set_handoff(self, conversation_id: str, take: bool) -> bool: ...
+
+    async def handed_off(self) -> list[dict[str, Any]]: ...
+
+
 class ConversationMemory:
     """Loads and saves states; raw slot values stay in this process only (see module doc
     of bot.dialogue.state), redacted copies go to the store."""

@@ -22,12 +22,12 @@ from bot.dialogue.stages.turn_log import LogTurns
 from bot.moderation import Moderator
 from bot.moderation.stages import ModerateIn, ModerateOut, SenderLimit
 from bot.store.conversation_log import ConversationStore
-from retrieval.bot_model import BotModel
+from retrieval.bot_model import ServedModel
 
 
 def default_stages(
     *,
-    model: BotModel,
+    model: ServedModel,
     store: ConversationStore,
     analyse: Analyse,
     max_chars: int,

@@ -124,6 +124,8 @@ class AbuseDetector:
 
     def _targeted_clause_score(self, text: str) -> float | None:
         """The score of the first clause that both names a target and scores as offensive."""
+        if self.scorer is None:
+            return None
         for clause in _CLAUSE.split(text):
             if clause and self._target.search(clause):
                 score = self.scorer.score(clause)

@@ -89,7 +89,8 @@ class ModerateOut:
         moderator = self.moderator
         await next_stage()
         own = [span.value for span in turn.moderation.pii] if turn.moderation else []
-        replies, removed = [], []
+        replies: list[OutboundReply] = []
+        removed: list[Check] = []
         for reply in turn.dispatcher.replies:
             text, spans = redact_reply(moderator.pii, reply.text, own)
             replies.append(OutboundReply(text, reply.buttons))

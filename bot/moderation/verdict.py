@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from bot.moderation.abuse import AbuseDetector
 from bot.moderation.guards import SenderGuard
@@ -122,7 +122,7 @@ def _decide(checks: list[Check]) -> tuple[Action, str | None]:
     acting = [c for c in checks if c.action in _SEVERITY and c.action != "allow"]
     if acting:
         top = max(acting, key=lambda c: _SEVERITY[c.action])
-        return top.action, top.rule
+        return cast(Action, top.action), top.rule
     for check in checks:
         if check.check in ("injection", "abuse"):
             return "allow", check.rule

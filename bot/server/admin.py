@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.app_keys import ADMIN_STORE, ADMIN_TOKEN, HANDOFF_LISTENERS, HANDOFF_STATES
 from bot.handoff.events import handoff_listeners
-from bot.server.auth import admin_only
+from bot.server.auth import admin_only, maintained_store
 from bot.server.http_errors import RequestError
 from bot.store import privacy
 from bot.store.conversation_log import ConversationStore
@@ -37,13 +37,13 @@ def _actor(request: web.Request) -> str:
 
 
 async def forget(request: web.Request) -> web.Response:
-    store = request.app[ADMIN_STORE]
+    store = maintained_store(request)
     report = await privacy.forget_sender(store, request.match_info["sender_id"], _actor(request))
     return web.json_response({"status": "forgotten", **report.to_json()})
 
 
 async def opt_out(request: web.Request) -> web.Response:
-    store = request.app[ADMIN_STORE]
+    store = maintained_store(request)
     conversation = request.match_info["conversation_id"]
     if not await privacy.opt_out(store, conversation, _actor(request)):
         raise RequestError("conversation not found", status=404)

@@ -20,6 +20,15 @@ UNSUPPORTED = "the conversation store does not support privacy operations"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+def maintained_store(request: web.Request) -> privacy.MaintainableStore:
+    """The conversation log the admin endpoints maintain, when it supports maintenance
+    (501 otherwise)."""
+    store = request.app[ADMIN_STORE]
+    if not isinstance(store, privacy.MaintainableStore):
+        raise RequestError(UNSUPPORTED, status=501)
+    return store
+
+
 def admin_only(handler: Handler) -> Handler:
     """The handler, behind the admin token (401 without one, 403 with a wrong one)."""
 
@@ -35,8 +44,7 @@ def admin_only(handler: Handler) -> Handler:
             return response
         if not hmac.compare_digest(given.strip().encode(), str(expected).encode()):
             return error_response(403, TOKEN_INVALID)
-        if not isinstance(request.app[ADMIN_STORE], privacy.MaintainableStore):
-            raise RequestError(UNSUPPORTED, status=501)
+        maintained_store(request)
         return await handler(request)
 
     return checked

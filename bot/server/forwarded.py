@@ -47,7 +47,7 @@ def forwarded_middleware(trusted: Sequence[Network]):
         header = ",".join(request.headers.getall(hdrs.X_FORWARDED_FOR, []))
         if header:
             remote = client_address(request.remote, header, trusted)
-            if remote != request.remote:
+            if remote is not None and remote != request.remote:
                 request = request.clone(remote=remote)
         return await handler(request)
 

@@ -21,8 +21,13 @@ from aiohttp import web
 
 from bot.background_tasks import stop_task
 from bot.server.auth import admin_only
-from retrieval.bot_model import Analysis, BotModel
+from retrieval.bot_model import Analysis, BotModel, ResponseTemplate, ServedModel, Settled
+from retrieval.index import Passage
+from retrieval.intent_classifier import IntentClassifier, IntentPrediction
+from retrieval.kb_answers import KbAnswers
+from retrieval.model_dir import Manifest
 from retrieval.model_registry import ModelRegistry
+from retrieval.ranker import ResponseRanker
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +35,8 @@ DEFAULT_POLL_SECONDS = 2.0
 
 
 class ModelHolder:
-    """A BotModel whose weights can be replaced while it serves; attribute reads go to the
-    model current at the time of the read."""
+    """A BotModel whose weights can be replaced while it serves (a `ServedModel`): every
+    read goes to the model current at the time of the read."""
 
     def __init__(
         self,
@@ -64,8 +69,39 @@ class ModelHolder:
         self._model = model
         self.loaded = loaded
 
-    def __getattr__(self, name: str):
-        return getattr(self._model, name)
+    # ServedModel, each read from the model current now.
+    @property
+    def manifest(self) -> Manifest:
+        return self._model.manifest
+
+    @property
+    def version(self) -> str:
+        return self._model.version
+
+    @property
+    def classifier(self) -> IntentClassifier:
+        return self._model.classifier
+
+    @property
+    def responses(self) -> dict[str, list[ResponseTemplate]]:
+        return self._model.responses
+
+    @property
+    def ranker(self) -> ResponseRanker | None:
+        return self._model.ranker
+
+    @property
+    def kb_answers(self) -> KbAnswers | None:
+        return self._model.kb_answers
+
+    def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
+        return self._model.explain(texts)
+
+    def kb_passage(self, label: str) -> Passage | None:
+        return self._model.kb_passage(label)
+
+    def settled_by(self, prediction: IntentPrediction, kb_answer: Passage | None) -> Settled:
+        return self._model.settled_by(prediction, kb_answer)
 
     async def reload(self) -> bool:
         """Load the registry's current version if it is not the one served; True when it
@@ -91,13 +127,14 @@ class ModelHolder:
             try:
                 await self.reload()
             except Exception:
-                log.exception("cannot load the promoted model from %s", self.registry.root)
+                where = self.registry.root if self.registry else "(no registry)"
+                log.exception("cannot load the promoted model from %s", where)
 
 
 HOLDER = web.AppKey("model_holder", ModelHolder)
 
 
-def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> BotModel:
+def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> ServedModel:
     """What `supportbot serve --model PATH` serves: a model directory as is, or a registry
     root's current version behind a holder that follows later promotions. Its encoder
     runs in a child process (retrieval/encoder_process.py)."""
@@ -106,10 +143,10 @@ def serving_model(path: Path, poll_seconds: float = DEFAULT_POLL_SECONDS) -> Bot
     if not registry.is_registry():
         return load(path)
     model = load(registry.current_dir())
-    return ModelHolder(model, registry, poll_seconds, load)  # type: ignore[return-value]
+    return ModelHolder(model, registry, poll_seconds, load)
 
 
-def add_model_routes(app: web.Application, model: object) -> None:
+def add_model_routes(app: web.Application, model: ServedModel) -> None:
     """With a holder: follow its registry while the app runs, and POST /admin/models/reload."""
     if not isinstance(model, ModelHolder):
         return

@@ -14,19 +14,25 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot import STATIC
-from bot.app_keys import ADMIN_STORE
-from bot.server.auth import admin_only
+from bot.server.auth import admin_only, maintained_store
 from bot.server.http_errors import RequestError
-from bot.store.review_labels import Label, LabelError, check_label, pending_queue, save_labels
-from retrieval.bot_model import BotModel
+from bot.store.review_labels import (
+    INTENT_RULE,
+    Label,
+    LabelError,
+    check_label,
+    pending_queue,
+    save_labels,
+)
+from retrieval.bot_model import ServedModel
 
 PAGE = STATIC / "review.html"
 MAX_REVIEWER_CHARS = 80
 QUEUE_LIMIT = 200
-REVIEW_MODEL = web.AppKey("review_model", BotModel)
+REVIEW_MODEL = web.AppKey("review_model", ServedModel)
 
 
-def add_review_routes(app: web.Application, model: BotModel) -> None:
+def add_review_routes(app: web.Application, model: ServedModel) -> None:
     app[REVIEW_MODEL] = model
     app.router.add_get("/admin/review", review_page)
     app.router.add_get("/admin/review/queue", admin_only(review_queue))
@@ -46,7 +52,7 @@ async def review_page(request: web.Request) -> web.StreamResponse:
 async def review_queue(request: web.Request) -> web.Response:
     """Pending picks (redacted text only), the intents the served model knows, and the
     response variants of the picks' intents, for the reviewer to choose a reply from."""
-    store = request.app[ADMIN_STORE]
+    store = maintained_store(request)
     picks = await store.call(pending_queue, QUEUE_LIMIT)
     model = request.app[REVIEW_MODEL]
     responses = {
@@ -60,7 +66,7 @@ async def review_queue(request: web.Request) -> web.Response:
 
 async def post_label(request: web.Request) -> web.Response:
     label = _parse_label(await _json_object(request))
-    store = request.app[ADMIN_STORE]
+    store = maintained_store(request)
     missing = await store.call(save_labels, [label])
     if missing:
         raise RequestError("turn_id: no such turn in the conversation log", status=404)
@@ -88,7 +94,12 @@ def _parse_label(body: dict) -> Label:
     if not isinstance(reviewer, str) or len(reviewer) > MAX_REVIEWER_CHARS:
         raise RequestError(f"reviewer: expected a name of at most {MAX_REVIEWER_CHARS} characters")
     reply = body.get("reply")
-    label = Label(body.get("turn_id"), body.get("intent"), new_intent, reply, reviewer, "page")
+    turn_id, intent = body.get("turn_id"), body.get("intent")
+    if not isinstance(turn_id, int) or isinstance(turn_id, bool):
+        raise RequestError("turn_id: expected an integer")
+    if not isinstance(intent, str):
+        raise RequestError(f"intent: expected an intent name ({INTENT_RULE})")
+    label = Label(turn_id, intent, new_intent, reply, reviewer, "page")
     try:
         check_label(label)
     except LabelError as exc:

@@ -14,7 +14,7 @@ from aiohttp import web
 from bot.app_keys import ANALYSE, HANDOFF_STATES, MANAGER
 from bot.dialogue import reply_ranking
 from bot.dialogue.manager import DialogueManager
-from bot.dialogue.memory import ConversationMemory, StateStore
+from bot.dialogue.memory import ConversationMemory, HandoffStates
 from bot.dialogue.pipeline import default_stages
 from bot.dialogue.stages.actions import action_policy
 from bot.handoff.notifier import HandoffNotifier
@@ -23,7 +23,7 @@ from bot.server.batching import MicroBatcher
 from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import ConversationStore, SQLiteConversationStore
 from bot.store.state_store import SQLiteStateStore
-from retrieval.bot_model import Analysis, BotModel
+from retrieval.bot_model import Analysis, ServedModel
 from retrieval.ranker import EncodedContext, ResponseRanker
 from retrieval.ranker_text import ContextTurn
 
@@ -32,7 +32,7 @@ from retrieval.ranker_text import ContextTurn
 class Runtime:
     manager: DialogueManager
     analyse: Callable[[str], Awaitable[Analysis]]
-    states: StateStore
+    states: HandoffStates
 
 
 @asynccontextmanager
@@ -92,7 +92,7 @@ async def dialogue_runtime(settings: ServerSettings, deps: AppDeps) -> AsyncIter
         await deps.store.close()
 
 
-def _analyse_batch(model: BotModel, requests: list[tuple[str, bool]]) -> list[Analysis]:
+def _analyse_batch(model: ServedModel, requests: list[tuple[str, bool]]) -> list[Analysis]:
     """A micro-batch of (text, search always) requests in one model call."""
     return model.analyse([text for text, _ in requests], [search for _, search in requests])
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bot.channels.slack.settings import SlackSettings
-from bot.dialogue.memory import StateStore
+from bot.dialogue.memory import HandoffStates
 from bot.store.conversation_log import ConversationStore
-from retrieval.bot_model import BotModel
+from retrieval.bot_model import ServedModel
 from supportbot.config import ActionsConfig, ModerationConfig, PrivacyConfig, WebchatSettings
 from supportbot.config.dialogue import DialogueConfig
 
@@ -41,7 +41,7 @@ class ServerSettings:
 
 @dataclass
 class AppDeps:
-    model: BotModel
+    model: ServedModel
     store: ConversationStore
-    states: StateStore | None = None
+    states: HandoffStates | None = None
     """Conversation state; default: a table in the SQLite log file (or in memory)."""

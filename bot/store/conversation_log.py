@@ -202,7 +202,7 @@ def _insert_turn(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
         "opt_out": row.pop("opt_out"),
     }
     db.execute(UPSERT_CONVERSATION, {**conversation, "at": row["created_at"]})
-    return int(db.execute(INSERT_TURN, row).lastrowid)
+    return int(db.execute(INSERT_TURN, row).lastrowid or 0)
 
 
 def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Database:

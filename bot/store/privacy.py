@@ -72,7 +72,7 @@ def _audit(db: sqlite_utils.Database, actor: str, action: str, subject: str | No
         "INSERT INTO audit_log (at, actor, action, subject, details) VALUES (?, ?, ?, ?, ?)",
         [time.time(), actor, action, subject, json.dumps(details, sort_keys=True)],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.lastrowid or 0)
 
 
 def _sender_conversations(db: sqlite_utils.Database, sender_id: str) -> list[str]:
@@ -226,25 +226,26 @@ async def apply_retention(
     return await store.call(_apply_retention, cutoff, mode)
 
 
-def retention_context(config: PrivacyConfig, store: MaintainableStore):
+def retention_context(config: PrivacyConfig, store: object) -> Callable[[Any], AsyncIterator[None]]:
     """An aiohttp cleanup context running retention every interval while the app runs, and
     awaiting the task on shutdown."""
 
     async def lifecycle(app) -> AsyncIterator[None]:
-        if config.retention_days is None or not isinstance(store, MaintainableStore):
+        days = config.retention_days
+        if days is None or not isinstance(store, MaintainableStore):
             yield
             return
-        task = asyncio.get_running_loop().create_task(_retention_loop(config, store))
+        task = asyncio.get_running_loop().create_task(_retention_loop(config, days, store))
         yield
         await stop_task(task)
 
     return lifecycle
 
 
-async def _retention_loop(config: PrivacyConfig, store: MaintainableStore) -> None:
+async def _retention_loop(config: PrivacyConfig, days: float, store: MaintainableStore) -> None:
     while True:
         try:
-            removed = await apply_retention(store, config.retention_days, config.retention_mode)
+            removed = await apply_retention(store, days, config.retention_mode)
             if removed:
                 log.info("retention: %s %d old turns", config.retention_mode, removed)
         except Exception:

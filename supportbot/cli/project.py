@@ -75,6 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     from retrieval.bot_model import BotModel
+    from retrieval.intent_classifier import IntentPrediction
     from retrieval.model_registry import resolve_model_dir
     from training.loader import load_messages
 
@@ -84,10 +85,11 @@ def run_predict(args: argparse.Namespace) -> int:
     try:
         for start in range(0, len(texts), 256):
             batch = texts[start : start + 256]
-            if args.explain:
-                results = model.explain(batch)
-            else:
-                results = [(a.prediction, None) for a in model.analyse(batch)]
+            results: list[tuple[IntentPrediction, dict | None]] = (
+                list(model.explain(batch))
+                if args.explain
+                else [(a.prediction, None) for a in model.analyse(batch)]
+            )
             for text, (prediction, why) in zip(batch, results, strict=True):
                 line = {"text": text, **prediction.to_json()}
                 if why is not None:

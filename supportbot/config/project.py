@@ -33,7 +33,7 @@ class BotConfig(Strict):
 
     name: str = "supportbot"
     language: str = "en"
-    data: list[str | DataSource] = Field(default_factory=lambda: ["data"])
+    data: list[str | DataSource] = Field(default_factory=lambda: list[str | DataSource](["data"]))
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     retrieval: RetrievalConfig = Field(default_factory=RetrievalConfig)
     dialogue: DialogueConfig = Field(default_factory=DialogueConfig)

@@ -66,7 +66,8 @@ class TrainingConfig(Strict):
     @classmethod
     def _layer_count(cls, value: object) -> object:
         """One message for every wrong value, not one per member of the union."""
-        whole = isinstance(value, int) and not isinstance(value, bool)
-        if value == "auto" or (whole and value >= 1):
+        if value == "auto" or (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
             return value
         raise ValueError(f'expected "auto" or a whole number of layers from 1, got {value!r}')

@@ -17,7 +17,7 @@ from aiohttp import web
 from bot.server.app import create_app
 from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore
-from retrieval.bot_model import BotModel
+from retrieval.bot_model import ServedModel
 
 
 def train_tiny_bot(workdir: Path) -> Path:
@@ -58,7 +58,7 @@ class LiveServer:
 
 @asynccontextmanager
 async def live_server(
-    model: BotModel, db_path: Path, settings: ServerSettings | None = None
+    model: ServedModel, db_path: Path, settings: ServerSettings | None = None
 ) -> AsyncIterator[LiveServer]:
     """Serve `model` on a free loopback port until the block exits (then shut down cleanly)."""
     store = SQLiteConversationStore(db_path)

@@ -100,7 +100,8 @@ class SlackChannel:
 
     async def _event_turn(self, kind: str, message: InboundMessage, target: sm.SlackTarget) -> None:
         if kind == sm.THREAD_MESSAGE:
-            if not await self.events.knows_thread(target.channel, target.thread_ts):
+            thread = target.thread_ts
+            if thread is None or not await self.events.knows_thread(target.channel, thread):
                 return
         elif kind == sm.MENTION and target.thread_ts:
             await self.events.remember_thread(target.channel, target.thread_ts)
@@ -132,7 +133,7 @@ class SlackChannel:
         try:
             await self.web.chat_update(
                 channel=payload["channel"]["id"],
-                ts=original.get("ts") or (payload.get("container") or {}).get("message_ts"),
+                ts=original.get("ts") or (payload.get("container") or {}).get("message_ts") or "",
                 text=original.get("text") or "",
                 blocks=blocks,
             )

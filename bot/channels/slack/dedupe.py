@@ -58,16 +58,20 @@ class SlackEventStore:
     async def _run(self, func: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, func, *args)
 
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        assert self._db is not None, "SlackEventStore.open() was not awaited"
+        return self._db
+
     async def claim(self, event_id: str) -> bool:
         """True for the first caller with this id within the TTL, False for every retry."""
         return await self._run(self._claim, event_id, self._clock())
 
     def _claim(self, event_id: str, now: float) -> bool:
-        assert self._db is not None, "SlackEventStore.open() was not awaited"
-        with self._db:
+        with self._conn:
             if now - self._last_purge > PURGE_EVERY_SECONDS:
                 self._purge(now)
-            cursor = self._db.execute(
+            cursor = self._conn.execute(
                 "INSERT INTO slack_events (event_id, seen_at) VALUES (?, ?) "
                 "ON CONFLICT(event_id) DO UPDATE SET seen_at = excluded.seen_at "
                 "WHERE slack_events.seen_at < ?",
@@ -77,16 +81,16 @@ class SlackEventStore:
 
     def _purge(self, now: float) -> None:
         cutoff = now - self.ttl_seconds
-        self._db.execute("DELETE FROM slack_events WHERE seen_at < ?", [cutoff])
-        self._db.execute("DELETE FROM slack_threads WHERE seen_at < ?", [cutoff])
+        self._conn.execute("DELETE FROM slack_events WHERE seen_at < ?", [cutoff])
+        self._conn.execute("DELETE FROM slack_threads WHERE seen_at < ?", [cutoff])
         self._last_purge = now
 
     async def remember_thread(self, channel: str, thread_ts: str) -> None:
         await self._run(self._remember_thread, channel, thread_ts, self._clock())
 
     def _remember_thread(self, channel: str, thread_ts: str, now: float) -> None:
-        with self._db:
-            self._db.execute(
+        with self._conn:
+            self._conn.execute(
                 "INSERT INTO slack_threads (channel, thread_ts, seen_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(channel, thread_ts) DO UPDATE SET seen_at = excluded.seen_at",
                 [channel, thread_ts, now],
@@ -96,7 +100,7 @@ class SlackEventStore:
         return await self._run(self._knows_thread, channel, thread_ts)
 
     def _knows_thread(self, channel: str, thread_ts: str) -> bool:
-        row = self._db.execute(
+        row = self._conn.execute(
             "SELECT 1 FROM slack_threads WHERE channel = ? AND thread_ts = ?", [channel, thread_ts]
         ).fetchone()
         return row is not None

@@ -103,14 +103,20 @@ class WebchatChannel:
             lock = self._locks[conversation_id] = asyncio.Lock()
         return lock
 
+    @property
+    def open_sessions(self) -> WebchatSessions:
+        """The session table, opened when the app starts, before any request."""
+        assert self.sessions is not None, "web chat sessions are opened at start-up"
+        return self.sessions
+
     async def session(self, token: str | None, client: str) -> tuple[str, str, bool]:
         """(token, conversation id, is new): the token's session, or a fresh one if `client`
         (its address) is within its limit of new sessions."""
-        conversation_id = await self.sessions.resolve(token) if token else None
-        if conversation_id is not None:
+        conversation_id = await self.open_sessions.resolve(token) if token else None
+        if token and conversation_id is not None:
             return token, conversation_id, False
         self.limiter.admit(client)
-        token, conversation_id = await self.sessions.issue()
+        token, conversation_id = await self.open_sessions.issue()
         return token, conversation_id, True
 
     async def welcome(self, app: web.Application, conversation_id: str) -> dict[str, Any]:
@@ -327,7 +333,7 @@ async def _conversation(request: web.Request) -> str:
     token = request.headers.get(TOKEN_HEADER, "").strip()
     if not token:
         raise RequestError(TOKEN_MISSING, status=401)
-    conversation_id = await request.app[WEBCHAT].sessions.resolve(token)
+    conversation_id = await request.app[WEBCHAT].open_sessions.resolve(token)
     if conversation_id is None:
         raise RequestError(TOKEN_INVALID, status=401)
     return conversation_id

@@ -50,10 +50,11 @@ def live_turn(
     )
     previous = rows[-2] if logged and len(rows) > 1 else (last if not logged else None)
     buttons = [b for r in (previous or {}).get("responses") or [] for b in r.get("buttons", [])]
+    turn_row = last if logged else None
     return {
-        "turn_id": last["id"] if logged else None,
-        "at": last["created_at"] if logged else started_at,
-        "customer": _shown_text(last["message"] if logged else text, buttons),
+        "turn_id": turn_row["id"] if turn_row else None,
+        "at": turn_row["created_at"] if turn_row else started_at,
+        "customer": _shown_text(turn_row["message"] if turn_row else text, buttons),
         "replies": [reply.to_json() for reply in replies],
         "feedback": None,
         "client_id": client_id,

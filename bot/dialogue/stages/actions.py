@@ -49,7 +49,7 @@ from bot.dialogue.reply_ranking import History
 from bot.dialogue.stages.rules import confident_intent
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import RequestedAction, Turn, payload_of
-from retrieval.bot_model import BotModel
+from retrieval.bot_model import ServedModel
 from supportbot.config import ActionsConfig
 from supportbot.config.dialogue import DialogueConfig
 from supportbot.errors import ConfigError
@@ -60,7 +60,7 @@ HISTORY_TURNS = 10
 """Logged turns given to an action as tracker events."""
 
 
-def action_domain(model: BotModel, dialogue: DialogueConfig, config: ActionsConfig) -> dict:
+def action_domain(model: ServedModel, dialogue: DialogueConfig, config: ActionsConfig) -> dict:
     """The Rasa domain sent with every call: the model's intents and responses, the forms'
     slots, and every action this bot may run."""
     actions = {*config.intents.values(), *(f.action for f in dialogue.forms if f.action)}
@@ -95,7 +95,7 @@ def actions_from_config(raw: Any) -> ActionsConfig | None:
 
 def action_policy(
     config: ActionsConfig | None,
-    model: BotModel,
+    model: ServedModel,
     memory: ConversationMemory,
     history: History | None,
 ) -> ActionPolicy | None:
@@ -173,22 +173,24 @@ class ActionPolicy:
         """Run `name` and its followups, replying and updating the state; False when the
         first action rejected the turn (the caller decides what happens instead)."""
         state = turn.state
+        assert state is not None, "custom actions run inside TrackConversation"
         view = await self._view(turn, state)
         ran: list[str] = []
-        while name is not None:
+        action: str | None = name
+        while action is not None:
             if len(ran) > self.max_followups:
                 log.warning(
                     "conversation %s: followup limit %d reached before %s; stopped",
                     state.conversation_id,
                     self.max_followups,
-                    name,
+                    action,
                 )
                 break
-            result = await self.runner.run(name, view)
-            ran.append(name)
+            result = await self.runner.run(action, view)
+            ran.append(action)
             if result.rejected and len(ran) == 1:
                 turn.metadata["actions"] = ran
-                turn.metadata["action_rejected"] = name
+                turn.metadata["action_rejected"] = action
                 return False
             if result.failed:
                 self._fail(turn, result, ran)
@@ -196,8 +198,8 @@ class ActionPolicy:
             turn.dispatcher.replies.extend(replies_for(result))
             self._note_slots(turn, result)
             await self._apply(turn, state, result)
-            view = apply_events(view, result.events, name)
-            name = result.followup
+            view = apply_events(view, result.events, action)
+            action = result.followup
         turn.metadata["actions"] = ran
         turn.action = "handoff" if state.handed_off else "action"
         return True
@@ -210,6 +212,7 @@ class ActionPolicy:
 
     async def run_for_form(self, turn: Turn, requested: RequestedAction) -> None:
         state = turn.state
+        assert state is not None, "custom actions run inside TrackConversation"
         if await self.run(turn, requested.name):
             kept = set(turn.metadata.get("slots_set", ()))
             for name in set(requested.forget_slots) - kept:

@@ -12,7 +12,7 @@ from bot.channels.base import QuickReply
 from bot.dialogue import reply_ranking
 from bot.dialogue.manager import Next
 from bot.dialogue.turn import PAYLOAD_PREFIX, Turn, payload_of
-from retrieval.bot_model import Analysis, BotModel, ResponseTemplate
+from retrieval.bot_model import Analysis, ResponseTemplate, ServedModel
 from retrieval.index import Hit, Passage
 from retrieval.kb_answers import LABEL_PREFIX
 from retrieval.ranker import EncodedContext, ResponseRanker
@@ -25,7 +25,7 @@ class ResponsePolicy:
 
     def __init__(
         self,
-        model: BotModel,
+        model: ServedModel,
         seed: int = 0,
         history: reply_ranking.History | None = None,
         encode_context: reply_ranking.ContextEncoder = reply_ranking.encode_in_thread,
@@ -49,6 +49,7 @@ class ResponsePolicy:
         elif self._is_kb_class(chosen):
             await self._answer_chosen_class(turn, chosen)
         else:
+            assert turn.analysis is not None, "ResponsePolicy runs after Understand"
             await self._decide(turn, turn.analysis)
         await next_stage()
 
