@@ -3,7 +3,6 @@ answered with Rasa's list of bot messages, so existing Rasa clients work unchang
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -11,6 +10,7 @@ from aiohttp import web
 from bot.app_keys import MANAGER
 from bot.channels.base import InboundMessage, OutboundReply
 from bot.server.http_errors import RequestError
+from bot.server.json_input import loads_checked
 
 if TYPE_CHECKING:
     from bot.server.settings import ServerSettings
@@ -45,10 +45,7 @@ async def read_json_object(request: web.Request) -> dict:
 
 def parse_json_object(body: bytes) -> dict:
     """A request body that must be one JSON object; `RequestError` (400) says what is wrong."""
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("request body is not valid JSON") from None
+    payload = loads_checked(body)
     if not isinstance(payload, dict):
         raise RequestError("request body must be a JSON object")
     return payload

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.app_keys import ADMIN_STORE, ADMIN_TOKEN
 from bot.server.http_errors import RequestError, error_response
+from bot.server.json_input import header_text
 from bot.store import privacy
 
 TOKEN_MISSING = "admin endpoint requires an Authorization: Bearer token"
@@ -36,7 +37,7 @@ def admin_only(handler: Handler) -> Handler:
         expected = request.app[ADMIN_TOKEN]
         if not expected:
             return error_response(403, DISABLED)
-        header = request.headers.get("Authorization", "")
+        header = header_text(request.headers, "Authorization") or ""
         scheme, _, given = header.partition(" ")
         if scheme.lower() != "bearer" or not given.strip():
             response = error_response(401, TOKEN_MISSING)

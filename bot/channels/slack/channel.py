@@ -8,7 +8,6 @@ in the background, owned by the channel and drained on shutdown.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -30,6 +29,7 @@ from bot.channels.slack.settings import CONFIG_KEY, SlackSettings
 from bot.channels.slack.verify import SlackRequestVerifier
 from bot.dialogue.manager import DialogueManager
 from bot.server.http_errors import RequestError
+from bot.server.json_input import loads_checked
 from supportbot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -232,10 +232,9 @@ def _interactive_handler(verifier: SlackRequestVerifier):
     async def handler(request: web.Request) -> web.Response:
         body = await _verified_body(request, verifier)
         form = parse_qs(body.decode("utf-8", errors="replace"))
-        try:
-            payload = json.loads(form["payload"][0])
-        except (KeyError, json.JSONDecodeError):
-            raise RequestError('form field "payload" is required and must be JSON') from None
+        if "payload" not in form:
+            raise RequestError('form field "payload" is required and must be JSON')
+        payload = loads_checked(form["payload"][0], 'form field "payload"')
         if not isinstance(payload, dict):
             raise RequestError('form field "payload" must be a JSON object')
         await request.app[SLACK].accept_interaction(payload)

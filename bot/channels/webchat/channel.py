@@ -42,6 +42,7 @@ from bot.dialogue.state import HANDED_OFF
 from bot.handoff.events import handoff_listeners
 from bot.server.admission import Rejected
 from bot.server.http_errors import RequestError, error_response
+from bot.server.json_input import header_text
 from bot.store.conversation_log import ConversationStore
 from supportbot.config.channels import WebchatSettings
 
@@ -330,7 +331,7 @@ async def preflight(request: web.Request) -> web.Response:
 
 
 async def _conversation(request: web.Request) -> str:
-    token = request.headers.get(TOKEN_HEADER, "").strip()
+    token = (header_text(request.headers, TOKEN_HEADER) or "").strip()
     if not token:
         raise RequestError(TOKEN_MISSING, status=401)
     conversation_id = await request.app[WEBCHAT].open_sessions.resolve(token)
