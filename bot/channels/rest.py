@@ -1,16 +1,22 @@
 """Rasa-compatible REST channel: POST /webhooks/rest/webhook with {"sender", "message"},
-answered with Rasa's list of bot messages, so existing Rasa clients work unchanged."""
+answered with Rasa's list of bot messages, so existing Rasa clients work unchanged.
+
+The caller's `sender` names the conversation, but only in the REST channel's namespace:
+ids the server makes for Slack and web chat are refused. With a token configured
+(`channels.rest.token_env`), a caller must send it as `Authorization: Bearer ...`.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.app_keys import MANAGER
-from bot.channels.base import InboundMessage, OutboundReply
-from bot.server.http_errors import RequestError
-from bot.server.json_input import loads_checked
+from bot.channels.base import OTHER_CHANNELS_PREFIXES, InboundMessage, OutboundReply
+from bot.server.http_errors import RequestError, error_response
+from bot.server.json_input import header_text, loads_checked
 
 if TYPE_CHECKING:
     from bot.server.settings import ServerSettings
@@ -19,10 +25,36 @@ CHANNEL = "rest"
 MAX_SENDER_CHARS = 128
 
 
+SENDER_RESERVED = 'field "sender": ids beginning with {prefix!r} belong to another channel'
+TOKEN_MISSING = "the REST channel requires an Authorization: Bearer token"
+TOKEN_INVALID = "REST token is not valid"
+
+
 def add_routes(app: web.Application, settings: ServerSettings) -> None:
     """Rasa's REST channel is always on; it has no lifecycle of its own."""
     app.router.add_get("/webhooks/rest/", rest_status)
-    app.router.add_post("/webhooks/rest/webhook", _rest_webhook(settings.max_message_chars))
+    handler = _rest_webhook(settings.max_message_chars)
+    if settings.rest_token:
+        handler = bearer_only(handler, settings.rest_token)
+    app.router.add_post("/webhooks/rest/webhook", handler)
+
+
+def bearer_only(handler, token: str):
+    """The handler behind `token` (401 without a bearer token, 403 with another one)."""
+    expected = token.encode()
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        header = header_text(request.headers, "Authorization") or ""
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            response = error_response(401, TOKEN_MISSING)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-rest"'
+            return response
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            return error_response(403, TOKEN_INVALID)
+        return await handler(request)
+
+    return checked
 
 
 async def rest_status(request: web.Request) -> web.Response:
@@ -58,6 +90,9 @@ def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
         raise RequestError('field "sender" is required and must be a non-empty string')
     if len(sender) > MAX_SENDER_CHARS:
         raise RequestError(f'field "sender" is longer than {MAX_SENDER_CHARS} characters')
+    for prefix in OTHER_CHANNELS_PREFIXES:
+        if sender.startswith(prefix):
+            raise RequestError(SENDER_RESERVED.format(prefix=prefix))
     if not isinstance(message, str):
         raise RequestError('field "message" is required and must be a string')
     if not message.strip():

@@ -17,7 +17,7 @@ from bot.channels.slack import channel as slack
 from bot.channels.webchat import channel as webchat
 from bot.handoff.events import handoff_journal_context
 from bot.server.admin import add_admin_routes
-from bot.server.admission import AdmissionGate, add_admission
+from bot.server.admission import AdmissionGate, BodyLimits, add_admission
 from bot.server.forwarded import forwarded_middleware
 from bot.server.http_errors import json_errors
 from bot.server.model_swap import add_model_routes
@@ -41,7 +41,10 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app.cleanup_ctx.append(runtime_context(settings, deps))
     app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))
     gate = AdmissionGate(settings.max_pending_turns, settings.retry_after_seconds)
-    add_admission(app, gate, settings.shutdown_timeout_seconds)
+    limits = BodyLimits(
+        settings.max_body_bytes, settings.body_timeout_seconds, settings.slow_bodies_per_client
+    )
+    add_admission(app, gate, settings.shutdown_timeout_seconds, limits)
     add_admin_routes(app, settings.admin_token, deps.store)
     add_model_routes(app, deps.model)
     add_review_routes(app, deps.model)

@@ -62,6 +62,7 @@ HELLO_TWICE = 'field "type": "hello" was already sent on this socket'
 NO_SUCH_TURN = 'field "turn_id": no such turn in this conversation'
 NO_FEEDBACK = "this conversation store does not keep feedback"
 INTERNAL = "internal error; please try again"
+IDLE_CLOSE = b"idle timeout"
 
 
 def add_routes(app: web.Application, server: ServerSettings) -> None:
@@ -229,12 +230,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     conversation_id: str | None = None
+    idle = channel.settings.idle_timeout_seconds
     try:
-        async for msg in ws:
+        while True:
+            try:
+                msg = await ws.receive(timeout=idle)
+            except TimeoutError:
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=IDLE_CLOSE)
+                break
             if msg.type == WSMsgType.TEXT:
                 conversation_id = await _on_frame(request, ws, conversation_id, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await send(ws, {"type": "error", "error": "frames must be JSON text"})
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+            elif msg.type == WSMsgType.ERROR:
+                log.info("web chat socket error: %s", type(ws.exception()).__name__)
+                break
     finally:
         if conversation_id is not None:
             channel.sockets[conversation_id].discard(ws)
