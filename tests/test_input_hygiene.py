@@ -90,7 +90,7 @@ async def test_a_lone_surrogate_fails_only_its_own_turn_among_16(tiny_model, tmp
 )
 async def test_unusable_json_is_a_400_naming_the_field(tiny_model, tmp_path, body, reason, caplog):
     async with (
-        live_server(tiny_model, tmp_path / "log.db") as live,
+        live_server(tiny_model, tmp_path / "log.db", ServerSettings(expose_parse=True)) as live,
         aiohttp.ClientSession() as session,
     ):
         for path in (WEBHOOK, "/model/parse"):

@@ -10,6 +10,7 @@ import sqlite_utils
 
 from bot.channels import rest
 from bot.channels.slack.messages import SlackTarget
+from bot.server.http_errors import RequestError
 from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
@@ -77,3 +78,10 @@ async def test_with_a_token_configured_rest_calls_without_it_are_refused(
         async with session.post(live.url + WEBHOOK, json=body, headers=good) as response:
             assert response.status == 200
     assert len(turns(tmp_path / "log.db")) == 1
+
+
+@pytest.mark.parametrize("sender", ["a\nb", "\x1b[31mred", "evil\u202egnp.exe", "zero\u200bwidth"])
+def test_senders_with_control_or_formatting_characters_are_refused(sender: str) -> None:
+    with pytest.raises(RequestError) as refused:
+        rest.parse_inbound({"sender": sender, "message": "hi"}, 2000)
+    assert refused.value.reason == rest.SENDER_UNPRINTABLE

@@ -33,6 +33,9 @@ class InboundMessage:
     text: str
     channel: str
     metadata: dict = field(default_factory=dict)
+    client_address: str | None = None
+    """The client's network address (behind a trusted proxy, the one it names), for the
+    per-address rate limit; None where the platform relays the message (Slack)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ ids the server makes for Slack and web chat are refused. With a token configured
 from __future__ import annotations
 
 import hmac
+import unicodedata
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -26,6 +28,10 @@ MAX_SENDER_CHARS = 128
 
 
 SENDER_RESERVED = 'field "sender": ids beginning with {prefix!r} belong to another channel'
+SENDER_UNPRINTABLE = (
+    'field "sender" must not contain control or formatting characters (newlines, escapes, '
+    "bidirectional marks)"
+)
 TOKEN_MISSING = "the REST channel requires an Authorization: Bearer token"
 TOKEN_INVALID = "REST token is not valid"
 
@@ -64,7 +70,7 @@ async def rest_status(request: web.Request) -> web.Response:
 def _rest_webhook(max_chars: int):
     async def handler(request: web.Request) -> web.Response:
         payload = await read_json_object(request)
-        inbound = parse_inbound(payload, max_chars)
+        inbound = replace(parse_inbound(payload, max_chars), client_address=request.remote)
         replies = await request.app[MANAGER].handle(inbound)
         return web.json_response(render(inbound.sender_id, replies))
 
@@ -90,6 +96,8 @@ def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
         raise RequestError('field "sender" is required and must be a non-empty string')
     if len(sender) > MAX_SENDER_CHARS:
         raise RequestError(f'field "sender" is longer than {MAX_SENDER_CHARS} characters')
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in sender):
+        raise RequestError(SENDER_UNPRINTABLE)
     for prefix in OTHER_CHANNELS_PREFIXES:
         if sender.startswith(prefix):
             raise RequestError(SENDER_RESERVED.format(prefix=prefix))

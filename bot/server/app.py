@@ -54,7 +54,7 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app.cleanup_ctx.append(handoff_journal_context(HANDOFF_STATES))
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
-    add_parse_route(app)
+    add_parse_route(app, exposed=settings.expose_parse)
     return app
 
 

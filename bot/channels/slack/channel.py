@@ -112,9 +112,8 @@ class SlackChannel:
         button = sm.clicked_button(payload) if payload.get("type") == "block_actions" else None
         if button is None or not _has_ids(payload, "channel", "user"):
             return
-        click_id = payload.get("trigger_id") or button.get("action_ts")
-        ref = f"action:{click_id}"
-        if click_id and not await self.events.claim(ref):
+        ref = f"action:{_click_id(payload, button)}"
+        if not await self.events.claim(ref):
             return
         target = sm.interaction_target(payload)
         message = sm.inbound(button["value"], target, ref)
@@ -161,6 +160,19 @@ class SlackChannel:
 
 
 SLACK = web.AppKey("slack_channel", SlackChannel)
+
+
+def _click_id(payload: dict, button: dict) -> str:
+    """What identifies one click, so a redelivered one is answered once: Slack's trigger id
+    or action time, else the user, the message and the button (one click per button: the
+    buttons are removed once answered)."""
+    click_id = payload.get("trigger_id") or button.get("action_ts")
+    if click_id:
+        return str(click_id)
+    message_ts = (payload.get("message") or {}).get("ts") or (payload.get("container") or {}).get(
+        "message_ts"
+    )
+    return f"{payload['user']['id']}:{payload['channel']['id']}:{message_ts}:{button['value']}"
 
 
 def _has_ids(payload: dict, *keys: str) -> bool:

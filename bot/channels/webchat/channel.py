@@ -143,7 +143,7 @@ class WebchatChannel:
         await self.broadcast(conversation_id, frame)
 
     async def run_turn(
-        self, app: web.Application, conversation_id: str, message: Message
+        self, app: web.Application, conversation_id: str, message: Message, client: str
     ) -> dict[str, Any]:
         """Handle one customer message; every socket of the conversation gets the typing
         signal, the turn and the state. Returns {"turn", "state"}."""
@@ -152,7 +152,9 @@ class WebchatChannel:
             await self.broadcast(conversation_id, {"type": "typing", "on": True})
             started = time.time()
             try:
-                inbound = InboundMessage(conversation_id, message.text, CHANNEL)
+                inbound = InboundMessage(
+                    conversation_id, message.text, CHANNEL, client_address=client
+                )
                 replies = await parts.manager.handle(inbound)
                 rows = await parts.store.history(conversation_id, 2)
             finally:
@@ -274,7 +276,7 @@ async def _on_frame(
             raise FrameError(HELLO_FIRST)
         elif isinstance(frame, Message):
             async with _admitted(app):
-                await channel.run_turn(app, conversation_id, frame)
+                await channel.run_turn(app, conversation_id, frame, _client(request))
         elif isinstance(frame, Feedback):
             await channel.rate(app, conversation_id, frame)
             value = FEEDBACK_NAMES[frame.value]
@@ -371,7 +373,8 @@ async def post_message(request: web.Request) -> web.Response:
     conversation_id = await _conversation(request)
     channel = request.app[WEBCHAT]
     message = parse_message(await _body(request), channel.max_chars)
-    return web.json_response(await channel.run_turn(request.app, conversation_id, message))
+    turn = await channel.run_turn(request.app, conversation_id, message, _client(request))
+    return web.json_response(turn)
 
 
 async def post_feedback(request: web.Request) -> web.Response:
