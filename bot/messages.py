@@ -65,6 +65,12 @@ BOT_IDENTITY = (
 
 YOU_ARE_WELCOME = "You're welcome! Is there anything else I can help with?"
 
+STILL_HERE = "Yes, I'm still here. What can I help you with?"
+
+MENU = "Of course. Here are some things I can help with, or just tell me what's going on:"
+
+MENU_HUMAN_BUTTON = "Talk to a person"
+
 FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"
 
 FORM_INVALID = {

@@ -23,7 +23,7 @@ from bot.dialogue.turn import Turn
 from bot.handoff.notifier import HandoffNotifier, asks_for_human
 from retrieval.bot_model import Analysis
 from retrieval.intent_classifier import IntentPrediction
-from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
+from supportbot.config.dialogue import DialogueConfig, FormSpec, MenuItem, SlotSpec
 
 
 class MemoryStates:
@@ -189,6 +189,45 @@ async def test_small_talk_is_answered_without_the_model():
 )
 def test_small_talk_only_catches_whole_messages(text, kind):
     assert small_talk(text) == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("thanks, bye", "goodbye"),
+        ("ok thank you, goodbye!", "goodbye"),
+        ("cheers and bye", "goodbye"),
+        ("that's all, thanks", "goodbye"),
+        ("great thanks", "thanks"),
+        ("I need help", "menu"),
+        ("hi, I have a question", "menu"),
+        ("Can you help me?", "menu"),
+        ("help please", "menu"),
+        ("I need help with my card", None),
+        ("are you still there?", "still_there"),
+        ("hello??", "still_there"),
+        ("is anyone there", "still_there"),
+        ("are you there for me on sundays", None),
+    ],
+)
+def test_small_talk_covers_what_customers_say(text, kind):
+    assert small_talk(text) == kind
+
+
+async def test_a_vague_opener_gets_the_menu_and_is_not_a_miss():
+    menu = [MenuItem(title="Where is my card?", payload="/card_arrival")]
+    manager, states, _ = build(DialogueConfig(menu=menu))
+    assert await say(manager, "blorp") == [messages.FALLBACK]
+    replies = await manager.handle(InboundMessage("c1", "I need help", "test"))
+    assert [r.text for r in replies] == [messages.MENU]
+    assert [(b.title, b.payload) for b in replies[0].buttons] == [
+        ("Where is my card?", "/card_arrival"),
+        (messages.MENU_HUMAN_BUTTON, "/human_handoff"),
+    ]
+    assert states.saved["c1"]["fallbacks"] == 0
+    assert await say(manager, "are you still there?") == [messages.STILL_HERE]
+    assert await say(manager, "thanks, bye") == [messages.GOODBYE]
+    assert states.saved["c1"]["status"] == "bot"
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,12 @@ model does not claim (a greeting with no greeting intent) gets a friendly answer
 from __future__ import annotations
 
 from bot import messages
+from bot.channels.base import QuickReply
 from bot.dialogue import forms
 from bot.dialogue.manager import Next
 from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.small_talk import REPLIES, small_talk
-from bot.dialogue.turn import Turn, payload_of
+from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn, payload_of
 from bot.handoff.notifier import asks_for_human
 
 
@@ -63,9 +64,15 @@ class IntentRules:
             _utter_form(turn, forms.start(form, turn.state))
         elif kind is not None:
             turn.action = kind
-            turn.dispatcher.utter(REPLIES[kind])
+            turn.dispatcher.utter(REPLIES[kind], menu_buttons(memory) if kind == "menu" else ())
         else:
             await next_stage()
+
+
+def menu_buttons(memory: ConversationMemory) -> tuple[QuickReply, ...]:
+    """The configured menu, then a way to a person: a vague opener gets somewhere in one click."""
+    items = [QuickReply(item.title, item.payload) for item in memory.config.menu]
+    return (*items, QuickReply(messages.MENU_HUMAN_BUTTON, HANDOFF_PAYLOAD))
 
 
 def confident_intent(turn: Turn) -> str | None:
