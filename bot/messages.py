@@ -71,6 +71,10 @@ MENU = "Of course. Here are some things I can help with, or just tell me what's 
 
 MENU_HUMAN_BUTTON = "Talk to a person"
 
+OPTION_UNAVAILABLE = (
+    'Sorry, I can\'t do that from here right now. Tell me what you need, or say "talk to a human".'
+)
+
 FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"
 
 FORM_INVALID = {

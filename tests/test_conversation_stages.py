@@ -380,3 +380,66 @@ def test_form_whose_done_template_names_an_unknown_slot_is_a_config_error():
             slots=[SlotSpec(name="name", question="Name?")],
             done="Hi {name.__class__}",
         )
+
+
+def prediction_for(intent: str | None) -> Analysis:
+    return Analysis(
+        IntentPrediction(
+            intent=intent or "out_of_scope",
+            confidence=0.9 if intent else 0.1,
+            out_of_scope=intent is None,
+            ambiguous=False,
+            ranking=[(intent or "order_status", 0.9 if intent else 0.1)],
+        ),
+        [],
+    )
+
+
+FOLLOW_UP_SCRIPT = {
+    "my parcel has not arrived": "order_status",
+    "how long will it take to get there?": "shipping_time",
+    "my parcel has not arrived. it's been two weeks now and still nothing": "order_status",
+    "I want to send a gift abroad. how long will it take to get there?": "international",
+}
+
+
+async def follow_up_analyse(text: str) -> Analysis:
+    return prediction_for(FOLLOW_UP_SCRIPT.get(text))
+
+
+def build_with_follow_ups():
+    from bot.dialogue.stages.follow_ups import FollowUps
+
+    memory = ConversationMemory(DialogueConfig(), MemoryStates(), HandoffNotifier(None), str)
+
+    async def understand(turn: Turn, next_stage) -> None:
+        turn.analysis = await follow_up_analyse(turn.text)
+        await next_stage()
+
+    stages = [
+        TrackConversation(memory),
+        DialogueRules(memory),
+        understand,
+        FollowUps(follow_up_analyse),
+        IntentRules(memory),
+        simple_policy,
+    ]
+    return DialogueManager(stages)
+
+
+async def test_a_follow_up_is_read_with_the_previous_customer_turn():
+    manager = build_with_follow_ups()
+    assert await say(manager, "my parcel has not arrived") == ["answer for order_status"]
+    # Alone it means nothing (out of scope); with the turn before it, it is about the parcel.
+    assert await say(manager, "it's been two weeks now and still nothing") == [
+        "answer for order_status"
+    ]
+    other = build_with_follow_ups()
+    assert await say(other, "I want to send a gift abroad") == [messages.FALLBACK]
+    # Alone it is confidently about shipping; pointing back ("it", "there"), the thread wins.
+    assert await say(other, "how long will it take to get there?") == ["answer for international"]
+
+
+async def test_a_first_message_and_a_self_contained_one_are_read_alone():
+    manager = build_with_follow_ups()
+    assert await say(manager, "how long will it take to get there?") == ["answer for shipping_time"]

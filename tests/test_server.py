@@ -170,3 +170,25 @@ async def test_model_parse_explains_on_request(server):
     assert {c["check"] for c in explanation["checks"]} >= {"confidence"}
     assert len(explanation["nearest_examples"]) == 3
     assert set(explanation["nearest_examples"][0]) == {"text", "intent", "similarity"}
+
+
+async def test_a_button_does_what_the_bot_definition_declares(server, tiny_model):
+    live, session = server
+    status, body = await post(session, live.url, {"sender": "dan", "message": "/start_return"})
+    assert status == 200
+    assert body[0]["text"].startswith("To start a return, open My account > Orders")
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    assert json.loads(row["metadata"])["clicked"] == "start_return"
+
+
+async def test_a_rasa_payload_with_slots_answers_as_its_intent(server, tiny_model):
+    live, session = server
+    message = '/order_status{"order_number": "AB123456"}'
+    status, body = await post(session, live.url, {"sender": "eve", "message": message})
+    assert status == 200
+    assert body[0]["text"] in {r.text for r in tiny_model.responses["order_status"]}
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    [state] = sqlite_utils.Database(live.db_path)["conversation_state"].rows
+    assert json.loads(state["state"])["slots"] == {"order_number": "AB123456"}

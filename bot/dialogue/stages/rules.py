@@ -14,7 +14,7 @@ from bot.dialogue import forms
 from bot.dialogue.manager import Next
 from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.small_talk import REPLIES, small_talk
-from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn, payload_of
+from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn, chosen_by_click
 from bot.handoff.notifier import asks_for_human
 
 
@@ -78,7 +78,7 @@ def menu_buttons(memory: ConversationMemory) -> tuple[QuickReply, ...]:
 def confident_intent(turn: Turn) -> str | None:
     """The intent a quick-reply payload names, or the model's when neither out of scope
     nor ambiguous."""
-    chosen = payload_of(turn.text)
+    chosen = chosen_by_click(turn)
     if chosen is not None:
         return chosen
     prediction = turn.analysis.prediction if turn.analysis else None
