@@ -13,7 +13,7 @@ from bot.channels.base import QuickReply
 from bot.dialogue import forms
 from bot.dialogue.manager import Next
 from bot.dialogue.memory import ConversationMemory
-from bot.dialogue.small_talk import REPLIES, small_talk
+from bot.dialogue.small_talk import REPLIES, SmallTalk, small_talk
 from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn, chosen_by_click
 from bot.handoff.notifier import asks_for_human
 
@@ -56,7 +56,7 @@ class IntentRules:
         memory = self.memory
         intent = confident_intent(turn) if turn.state else None
         form = memory.config.form_for(intent) if intent else None
-        kind = small_talk(turn.text) if intent is None else None
+        kind = _small_talk(turn, intent, memory.config.handoff.intents)
         if intent in memory.config.handoff.intents and turn.state is not None:
             await memory.hand_off(turn, turn.state, f"intent {intent}")
             turn.dispatcher.utter(messages.HANDOFF_CONFIRMED)
@@ -67,6 +67,19 @@ class IntentRules:
             turn.dispatcher.utter(REPLIES[kind], menu_buttons(memory) if kind == "menu" else ())
         else:
             await next_stage()
+
+
+def _small_talk(turn: Turn, intent: str | None, handoff: list[str]) -> SmallTalk | None:
+    """Small talk the model does not claim; a vague opener ("I need help") and "are you
+    still there?" say nothing a trained intent could answer, so they win over any but a
+    handoff intent."""
+    kind = small_talk(turn.text)
+    if kind in OVER_THE_MODEL and chosen_by_click(turn) is None:
+        return kind if intent not in handoff else None
+    return kind if intent is None else None
+
+
+OVER_THE_MODEL = ("menu", "still_there")
 
 
 def menu_buttons(memory: ConversationMemory) -> tuple[QuickReply, ...]:
