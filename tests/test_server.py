@@ -230,3 +230,25 @@ def test_parse_calls_are_limited_at_once_and_per_minute() -> None:
     with pytest.raises(RequestError, match="limited to 2 calls a minute"):
         limiter.enter(3.0)
     limiter.enter(60.5)  # the first call is more than a minute old
+
+
+async def test_a_button_does_what_the_bot_definition_declares(server, tiny_model):
+    live, session = server
+    status, body = await post(session, live.url, {"sender": "dan", "message": "/start_return"})
+    assert status == 200
+    assert body[0]["text"].startswith("To start a return, open My account > Orders")
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    assert json.loads(row["metadata"])["clicked"] == "start_return"
+
+
+async def test_a_rasa_payload_with_slots_answers_as_its_intent(server, tiny_model):
+    live, session = server
+    message = '/order_status{"order_number": "AB123456"}'
+    status, body = await post(session, live.url, {"sender": "eve", "message": message})
+    assert status == 200
+    assert body[0]["text"] in {r.text for r in tiny_model.responses["order_status"]}
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    [state] = sqlite_utils.Database(live.db_path)["conversation_state"].rows
+    assert json.loads(state["state"])["slots"] == {"order_number": "AB123456"}
