@@ -17,6 +17,7 @@ from aiohttp import web
 
 from bot.app_keys import MANAGER
 from bot.channels.base import OTHER_CHANNELS_PREFIXES, InboundMessage, OutboundReply
+from bot.handoff.events import PersonMessage, customer_deliveries
 from bot.server.http_errors import RequestError, error_response
 from bot.server.json_input import header_text, loads_checked
 
@@ -36,8 +37,28 @@ TOKEN_MISSING = "the REST channel requires an Authorization: Bearer token"
 TOKEN_INVALID = "REST token is not valid"
 
 
+class RestOutbox:
+    """Agents' messages for REST customers, who have no push: held in memory and returned
+    before the replies to the customer's next message (lost on a restart; in the log)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[PersonMessage]] = {}
+
+    async def deliver(self, conversation_id: str, message: PersonMessage) -> bool:
+        self._waiting.setdefault(conversation_id, []).append(message)
+        return True
+
+    def take(self, conversation_id: str) -> list[PersonMessage]:
+        return self._waiting.pop(conversation_id, [])
+
+
+OUTBOX = web.AppKey("rest_outbox", RestOutbox)
+
+
 def add_routes(app: web.Application, settings: ServerSettings) -> None:
     """Rasa's REST channel is always on; it has no lifecycle of its own."""
+    app[OUTBOX] = outbox = RestOutbox()
+    customer_deliveries(app).register(CHANNEL, outbox.deliver)
     app.router.add_get("/webhooks/rest/", rest_status)
     handler = _rest_webhook(settings.max_message_chars)
     if settings.rest_token:
@@ -72,7 +93,9 @@ def _rest_webhook(max_chars: int):
         payload = await read_json_object(request)
         inbound = replace(parse_inbound(payload, max_chars), client_address=request.remote)
         replies = await request.app[MANAGER].handle(inbound)
-        return web.json_response(render(inbound.sender_id, replies))
+        waiting = request.app[OUTBOX].take(inbound.sender_id)
+        people = [_person(inbound.sender_id, message) for message in waiting]
+        return web.json_response([*people, *render(inbound.sender_id, replies)])
 
     return handler
 
@@ -111,6 +134,12 @@ def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
     if not isinstance(metadata, dict):
         raise RequestError('field "metadata" must be a JSON object')
     return InboundMessage(sender_id=sender, text=message, channel=CHANNEL, metadata=metadata)
+
+
+def _person(recipient_id: str, message: PersonMessage) -> dict:
+    """An agent's message in Rasa's format, who sent it under `custom`."""
+    custom = {"kind": message.kind, "agent": message.agent, "at": message.at}
+    return {"recipient_id": recipient_id, "text": message.text, "custom": custom}
 
 
 def render(recipient_id: str, replies: list[OutboundReply]) -> list[dict]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 import supportbot
+from bot.agents import api as agents_api
+from bot.agents.desk import desk_factory
 from bot.app_keys import DEPS, HANDOFF_STATES
 from bot.channels import rest
 from bot.channels.base import ChannelModule
@@ -38,7 +40,8 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
         middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[DEPS] = deps
-    app.cleanup_ctx.append(runtime_context(settings, deps))
+    desk = agents_api.add_routes(app, settings)  # its store opens before the runtime
+    app.cleanup_ctx.append(runtime_context(settings, deps, desk_factory(desk)))
     app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))
     gate = AdmissionGate(settings.max_pending_turns, settings.retry_after_seconds)
     limits = BodyLimits(

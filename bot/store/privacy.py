@@ -115,9 +115,14 @@ def _delete_sender(
 CONVERSATION_TABLES = (
     ("conversation_state", "conversation_id"),
     ("webchat_sessions", "conversation_id"),
+    ("agent_queue", "conversation_id"),
+    ("agent_notes", "conversation_id"),
+    ("agent_surveys", "conversation_id"),
 )
 """Rows other parts of the bot keep per conversation in the same file (dialogue state, web
-chat session tokens): gone with the conversation, so an old token opens nothing."""
+chat session tokens, the handoff queue, agents' notes and surveys): gone with the
+conversation, so an old token opens nothing. The agents' audit rows stay, naming the
+conversation by hash from then on."""
 
 
 def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str]) -> None:
@@ -125,6 +130,12 @@ def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str
     for table, column in CONVERSATION_TABLES:
         if db[table].exists():
             db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", conversations)
+    if db["agent_audit"].exists():
+        for conversation in conversations:
+            db.execute(
+                "UPDATE agent_audit SET conversation_id = ? WHERE conversation_id = ?",
+                [subject_hash(conversation), conversation],
+            )
 
 
 def _checkpoint(db: sqlite_utils.Database) -> None:
@@ -185,6 +196,8 @@ def _apply_retention(
             count = sum(n for _, n in moved)
             conversations += [anonymous for anonymous, _ in moved]
         db.execute("DELETE FROM derived_rows WHERE created_at < ?", [cutoff])
+        if db["agent_notes"].exists():
+            db.execute("DELETE FROM agent_notes WHERE created_at < ?", [cutoff])
         _recount(db, conversations)
         _audit(db, "retention", mode, None, turns=count, cutoff=cutoff)
     _checkpoint(db)

@@ -15,6 +15,7 @@ import os
 import sys
 
 from supportbot.cli import (
+    agents,
     conversation_tests,
     demo,
     evaluation,
@@ -32,6 +33,7 @@ COMMAND_GROUPS = (
     project,
     serving,
     handoff,
+    agents,
     learning,
     models,
     privacy,

@@ -28,6 +28,7 @@ from bot.channels.slack.dedupe import SlackEventStore
 from bot.channels.slack.settings import CONFIG_KEY, SlackSettings
 from bot.channels.slack.verify import SlackRequestVerifier
 from bot.dialogue.manager import DialogueManager
+from bot.handoff.events import PersonMessage, customer_deliveries
 from bot.server.http_errors import RequestError
 from bot.server.json_input import loads_checked
 from supportbot.errors import ConfigError
@@ -158,6 +159,22 @@ class SlackChannel:
                 )
                 return
 
+    async def deliver(self, conversation_id: str, message: PersonMessage) -> bool:
+        """An agent's message (or a notice) posted once, in the conversation's thread, as
+        the bot user with the agent's name in the text."""
+        where = sm.conversation_place(conversation_id)
+        if where is None:
+            return False
+        text = f"*{message.agent}*: {message.text}" if message.kind == "agent" else message.text
+        try:
+            await self.web.chat_postMessage(channel=where[0], thread_ts=where[1], text=text)
+        except SLACK_ERRORS as exc:
+            log.error(
+                "slack agent message failed (conversation %s, %s)", conversation_id, _why(exc)
+            )
+            return False
+        return True
+
 
 SLACK = web.AppKey("slack_channel", SlackChannel)
 
@@ -192,6 +209,12 @@ def add_routes(app: web.Application, server: ServerSettings) -> None:
     if settings is None:
         return
     app.cleanup_ctx.append(_lifecycle(settings))
+
+    async def deliver(conversation_id: str, message: PersonMessage) -> bool:
+        channel = app.get(SLACK)
+        return await channel.deliver(conversation_id, message) if channel else False
+
+    customer_deliveries(app).register(sm.CHANNEL, deliver)
     if settings.config.mode == "events":
         verifier = SlackRequestVerifier(settings.signing_secret or "")
         app.router.add_post(EVENTS_PATH, _events_handler(verifier))

@@ -39,7 +39,7 @@ from bot.channels.webchat.limits import SessionLimitReached, SessionRateLimiter
 from bot.channels.webchat.sessions import WebchatSessions
 from bot.dialogue.manager import DialogueManager
 from bot.dialogue.state import HANDED_OFF
-from bot.handoff.events import handoff_listeners
+from bot.handoff.events import PersonMessage, customer_deliveries, handoff_listeners
 from bot.server.admission import Rejected
 from bot.server.http_errors import RequestError, error_response
 from bot.server.json_input import header_text
@@ -73,6 +73,7 @@ def add_routes(app: web.Application, server: ServerSettings) -> None:
         return
     app[WEBCHAT] = channel = WebchatChannel(settings, server.max_message_chars)
     handoff_listeners(app).subscribe(channel.on_handoff)
+    customer_deliveries(app).register(CHANNEL, channel.deliver)
     app.cleanup_ctx.append(_sessions_context)
     app.on_shutdown.append(_close_sockets)
     router = app.router
@@ -141,6 +142,12 @@ class WebchatChannel:
         hide the notice at once, not only after the customer's next message."""
         frame = {"type": "handoff", "state": "agent" if taken else "bot", **_handoff_state(taken)}
         await self.broadcast(conversation_id, frame)
+
+    async def deliver(self, conversation_id: str, message: PersonMessage) -> bool:
+        """An agent's message or a notice, pushed to every open widget of the conversation;
+        it is in the log already, so a widget that is closed finds it in its history."""
+        await self.broadcast(conversation_id, {"type": "person", "message": message.to_json()})
+        return True
 
     async def run_turn(
         self, app: web.Application, conversation_id: str, message: Message, client: str
