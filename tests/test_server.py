@@ -185,7 +185,8 @@ async def test_model_parse_explains_on_request(parse_server):
         explanation = (await r.json())["explanation"]
     assert explanation["out_of_scope"] is True
     assert explanation["out_of_scope_reason"].startswith("failed: ")
-    assert {c["check"] for c in explanation["checks"]} >= {"confidence"}
+    # "confidence", or "confidence + 2 x similarity" when training chose a support weight
+    assert any(c["check"].startswith("confidence") for c in explanation["checks"])
     assert len(explanation["nearest_examples"]) == 3
     # Training examples may be customers' messages: their texts are left out.
     assert set(explanation["nearest_examples"][0]) == {"intent", "similarity"}
