@@ -86,5 +86,6 @@ class ConversationMemory:
     async def hand_off(self, turn: Turn, state: ConversationState, reason: str) -> None:
         state.hand_off(reason)
         turn.action = "handoff"
+        turn.metadata["handoff_reason"] = reason  # the log's record of why (analytics)
         transcript = [*state.history, {"speaker": "customer", "text": self.redact(turn.text)}]
         await self.notifier.deliver(state.conversation_id, reason, transcript)

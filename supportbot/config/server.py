@@ -23,12 +23,24 @@ def parse_networks(entries: Sequence[str]) -> list[Network]:
     return networks
 
 
+class MetricsConfig(Strict):
+    """`GET /metrics` (Prometheus text format): behind the admin token on the main port,
+    or, with `port`, without a token on a port of its own (bind it to a private network)."""
+
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    """The separate port's address (with `port`)."""
+
+
 class ServerConfig(Strict):
     """How `supportbot serve` sits in its network."""
 
     trusted_proxies: list[str] = Field(default_factory=list)
     """Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the
     client (bot/forwarded.py); empty: the connection's own address is the client's."""
+
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("trusted_proxies")
     @classmethod
