@@ -23,11 +23,23 @@ from supportbot.cli import (
     models,
     privacy,
     project,
+    report,
     serving,
 )
 from supportbot.errors import SupportbotError
 
-COMMAND_GROUPS = (project, serving, handoff, learning, models, privacy, evaluation, kb, demo)
+COMMAND_GROUPS = (
+    project,
+    serving,
+    handoff,
+    learning,
+    report,
+    models,
+    privacy,
+    evaluation,
+    kb,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
