@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -13,6 +13,7 @@ from retrieval.intent_classifier import IntentClassifier
 ENCODE_BATCH = 256
 
 
+@runtime_checkable
 class Encodes(Protocol):
     """What the clustering needs of a model (a `BotModel`)."""
 

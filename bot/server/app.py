@@ -18,6 +18,7 @@ from bot.channels.webchat import channel as webchat
 from bot.handoff.events import handoff_journal_context
 from bot.server.admin import add_admin_routes
 from bot.server.admission import AdmissionGate, add_admission
+from bot.server.analytics_page import add_analytics_routes
 from bot.server.forwarded import forwarded_middleware
 from bot.server.http_errors import json_errors
 from bot.server.metrics import add_metrics, server_metrics
@@ -49,6 +50,7 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     add_metrics(app, metrics, settings.metrics)
     add_model_routes(app, deps.model)
     add_review_routes(app, deps.model)
+    add_analytics_routes(app)
     for channel in CHANNELS:
         channel.add_routes(app, settings)
     # Last: it starts once the state store and channels are up and stops before them.

@@ -4,14 +4,14 @@ report.json, a CSV per table, PNG charts and report.html (docs/analytics.md)."""
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from supportbot.cli.arguments import existing_log
 from supportbot.cli.types import float_between
 from supportbot.errors import SupportbotError
 
-DATE_HELP = "YYYY-MM-DD (UTC) or an ISO 8601 time"
+DATE_HELP = "YYYY-MM-DD (UTC) or an ISO 8601 time"  # bot.analytics.time_range.DATE_FORMS
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -40,21 +40,22 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def report_time(text: str) -> float:
     """The start of the day (or the exact time) as a UTC timestamp."""
-    return _parse(text).timestamp()
+    from bot.analytics.time_range import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def report_time_end(text: str) -> float:
     """A day includes all of itself: `--until 2026-12-07` ends at midnight after it."""
-    moment = _parse(text)
-    return (moment + timedelta(days=1) if len(text.strip()) == 10 else moment).timestamp()
+    from bot.analytics.time_range import parse_time
 
-
-def _parse(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date ({DATE_HELP})") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return parse_time(text, end=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_report(args: argparse.Namespace) -> int:
