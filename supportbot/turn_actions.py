@@ -61,3 +61,29 @@ NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
 )
 """Turns kept out of training rows and review picks: what the bot refused or could not
 handle says nothing about what the customer meant."""
+
+
+HandoffReason = Literal["asked", "repeated_fallbacks", "abuse", "action_failure", "policy", "other"]
+"""Why a conversation went to a person, as metrics and analytics count it: the customer
+asked (words or a handoff intent), fallbacks in a row, moderation (abuse or threats), a
+custom action that failed, a custom action or rule that paused the bot (policy)."""
+
+HANDOFF_REASONS: tuple[HandoffReason, ...] = get_args(HandoffReason)
+
+
+def handoff_reason_kind(reason: str | None) -> HandoffReason:
+    """The kind of a handoff reason as the dialogue writes it (`customer asked`,
+    `intent talk_to_human`, `2 fallbacks in a row`, `moderation: threat`,
+    `action failed: ...`, `action pause_bot`), so labels stay a small fixed set."""
+    text = (reason or "").strip().lower()
+    if text == "customer asked" or text.startswith("intent "):
+        return "asked"
+    if text.endswith("fallbacks in a row"):
+        return "repeated_fallbacks"
+    if text.startswith("moderation"):
+        return "abuse"
+    if text.startswith("action failed"):
+        return "action_failure"
+    if text.startswith("action "):
+        return "policy"
+    return "other"

@@ -38,12 +38,14 @@ class MicroBatcher(Generic[Item, Result]):
         max_wait_seconds: float = 0.0,
         max_in_flight: int = 1,
         thread_name: str = "model",
+        on_batch: Callable[[int], None] | None = None,
     ):
         """`thread_name` prefixes the batches' threads' names (what py-spy and `top -H`
-        show)."""
+        show); `on_batch` is told each batch's size (the server's metrics)."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self._run_batch = run_batch
+        self._on_batch = on_batch
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] = asyncio.Queue()
@@ -90,6 +92,8 @@ class MicroBatcher(Generic[Item, Result]):
                     batch.append(await asyncio.wait_for(self._queue.get(), max(timeout, 0)))
                 except TimeoutError:
                     break
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
             task = loop.create_task(self._run(loop, batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)

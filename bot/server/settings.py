@@ -8,7 +8,13 @@ from bot.channels.slack.settings import SlackSettings
 from bot.dialogue.memory import HandoffStates
 from bot.store.conversation_log import ConversationStore
 from retrieval.bot_model import ServedModel
-from supportbot.config import ActionsConfig, ModerationConfig, PrivacyConfig, WebchatSettings
+from supportbot.config import (
+    ActionsConfig,
+    MetricsConfig,
+    ModerationConfig,
+    PrivacyConfig,
+    WebchatSettings,
+)
 from supportbot.config.dialogue import DialogueConfig
 
 
@@ -48,6 +54,8 @@ class ServerSettings:
     webchat: WebchatSettings = field(default_factory=WebchatSettings)
     trusted_proxies: list[str] = field(default_factory=list)
     """Proxies whose X-Forwarded-For names the client (bot/server/forwarded.py)."""
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    """`GET /metrics` (bot/server/metrics.py): on, behind the admin token, by default."""
 
 
 @dataclass

@@ -25,6 +25,7 @@ from supportbot.cli import (
     models,
     privacy,
     project,
+    report,
     serving,
 )
 from supportbot.errors import SupportbotError
@@ -35,6 +36,7 @@ COMMAND_GROUPS = (
     handoff,
     agents,
     learning,
+    report,
     models,
     privacy,
     evaluation,

@@ -23,6 +23,16 @@ def parse_networks(entries: Sequence[str]) -> list[Network]:
     return networks
 
 
+class MetricsConfig(Strict):
+    """`GET /metrics` (Prometheus text format): behind the admin token on the main port,
+    or, with `port`, without a token on a port of its own (bind it to a private network)."""
+
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    """The separate port's address (with `port`)."""
+
+
 class ServerConfig(Strict):
     """How `supportbot serve` sits in its network."""
 
@@ -36,6 +46,7 @@ class ServerConfig(Strict):
     """Requests one client address may have with their body still arriving; beyond: 429."""
     header_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
     """A connection must send its request headers within this (and may idle this long)."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("trusted_proxies")
     @classmethod
