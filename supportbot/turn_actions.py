@@ -22,6 +22,8 @@ TurnAction = Literal[
     "thanks",
     "goodbye",
     "bot_identity",
+    "still_there",
+    "menu",
     "fallback",
     "handoff",
     "handed_off",
@@ -33,17 +35,20 @@ TurnAction = Literal[
 """`pending`: not decided yet (never logged by a finished turn). The others, in order:
 an intent's response, a knowledge-base answer, a reply the response ranker chose from
 the reply pool, a clarifying question, a form's question or answer, a custom action that
-ran or failed, four kinds of small talk, a request to rephrase, a handoff to a person,
-silence while a person owns the conversation, a message moderation blocked, a repeat
-that was damped, a sender over the rate limit, and an unexpected error."""
+ran or failed, six kinds of small talk (greeting, thanks, goodbye, bot identity, "are you
+still there?", and a vague opener answered with the menu), a request to rephrase, a
+handoff to a person, silence while a person owns the conversation, a message moderation
+blocked, a repeat that was damped, a sender over the rate limit, and an unexpected error."""
 
 TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
 
-SMALL_TALK: frozenset[TurnAction] = frozenset({"greeting", "thanks", "goodbye", "bot_identity"})
+SMALL_TALK: frozenset[TurnAction] = frozenset(
+    {"greeting", "thanks", "goodbye", "bot_identity", "still_there", "menu"}
+)
 """Answered by the small-talk rules, without the intent model."""
 
 ANSWERED: frozenset[TurnAction] = frozenset(
-    {"intent_response", "retrieval", "clarify", "form", "action"}
+    {"intent_response", "retrieval", "clarify", "form", "action", "menu"}
 )
 """Turns that end a run of fallbacks (the count towards a handoff starts again)."""
 

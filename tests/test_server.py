@@ -245,3 +245,25 @@ async def test_invalid_admin_tokens_are_logged_and_limited_per_address(parse_ser
     assert body == {"error": auth.TOO_MANY_FAILURES.format(seconds=retry_after), "status": 429}
     assert caplog.text.count("admin token refused (client 127.0.0.1") == 10
     assert "guess" not in caplog.text
+
+
+async def test_a_button_does_what_the_bot_definition_declares(server, tiny_model):
+    live, session = server
+    status, body = await post(session, live.url, {"sender": "dan", "message": "/start_return"})
+    assert status == 200
+    assert body[0]["text"].startswith("To start a return, open My account > Orders")
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    assert json.loads(row["metadata"])["clicked"] == "start_return"
+
+
+async def test_a_rasa_payload_with_slots_answers_as_its_intent(server, tiny_model):
+    live, session = server
+    message = '/order_status{"order_number": "AB123456"}'
+    status, body = await post(session, live.url, {"sender": "eve", "message": message})
+    assert status == 200
+    assert body[0]["text"] in {r.text for r in tiny_model.responses["order_status"]}
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    [state] = sqlite_utils.Database(live.db_path)["conversation_state"].rows
+    assert json.loads(state["state"])["slots"] == {"order_number": "AB123456"}

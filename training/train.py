@@ -30,6 +30,7 @@ from retrieval.model_dir import (
 )
 from supportbot.config import TrainingConfig
 from supportbot.errors import DataError
+from training.button_targets import check_button_targets
 from training.encoder_stage import (
     ONNX_DIR,
     PreparedEncoder,
@@ -67,6 +68,7 @@ def load_checked_project(path: Path, progress: Progress) -> Project:
     """Import and validate; warnings are shown, errors stop training with file:line."""
     project = load_project(Path(path))
     check_training_data(project.data, project.config.training, project.problems)
+    check_button_targets(project.data, project.config, project.problems)
     for warning in project.problems.warnings[:20]:
         progress(str(warning))
     if len(project.problems.warnings) > 20:

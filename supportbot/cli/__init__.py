@@ -15,6 +15,7 @@ import os
 import sys
 
 from supportbot.cli import (
+    conversation_tests,
     demo,
     evaluation,
     handoff,
@@ -27,7 +28,18 @@ from supportbot.cli import (
 )
 from supportbot.errors import SupportbotError
 
-COMMAND_GROUPS = (project, serving, handoff, learning, models, privacy, evaluation, kb, demo)
+COMMAND_GROUPS = (
+    project,
+    serving,
+    handoff,
+    learning,
+    models,
+    privacy,
+    evaluation,
+    conversation_tests,
+    kb,
+    demo,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
