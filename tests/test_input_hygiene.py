@@ -168,7 +168,7 @@ async def test_a_malformed_header_line_is_logged_without_its_content(tiny_model,
         await writer.drain()
         response = await asyncio.wait_for(reader.read(), 10)
         writer.close()
-    assert response.startswith(b"HTTP/1.1 400")
+    assert response.split()[1] == b"400"
     assert "s3cret" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert "malformed HTTP request from" in caplog.text
