@@ -472,3 +472,17 @@ def test_real_clinc150_never_contains_test_texts() -> None:
         text for split in ("train", "val", "oos_train", "oos_val") for text, _ in full[split]
     }
     assert test_only and not test_only & training
+
+
+def test_jsonl_lines_with_lone_surrogates_or_deep_nesting_are_problems_with_their_line(
+    here: Path,
+) -> None:
+    surrogate = dialogue(GOOD_TURNS).replace("my card", "my \\ud800 card")
+    lines = [dialogue(GOOD_TURNS), surrogate, "[" * 5000 + "]" * 5000]
+    write(here, "chats.jsonl", "\n".join(lines) + "\n")
+    data, problems = load("chats.jsonl")
+    assert len(data.dialogues) == 1
+    assert messages(problems) == [
+        "chats.jsonl:2: error: text is not valid Unicode: a lone surrogate escape such as \\ud800",
+        "chats.jsonl:3: error: not valid JSON: nested too deeply or a number too long",
+    ]

@@ -158,3 +158,32 @@ def test_the_checker_accepts_ordinary_text_and_refuses_deep_trees() -> None:
         deep = [deep]
     with pytest.raises(RequestError, match="nested deeper than 32 levels"):
         check_tree({"payload": deep}, "payload")
+
+
+async def test_a_malformed_header_line_is_logged_without_its_content(tiny_model, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    async with live_server(tiny_model, tmp_path / "log.db") as live:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(live.url))
+        writer.write(b"POST /webhooks/rest/webhook HTTP/1.1\r\nAuthorization Bearer s3cret\r\n\r\n")
+        await writer.drain()
+        response = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+    assert response.split()[1] == b"400"
+    assert "s3cret" not in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "malformed HTTP request from" in caplog.text
+
+
+async def test_a_client_hanging_up_mid_body_is_no_traceback(tiny_model, tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    async with live_server(tiny_model, tmp_path / "log.db") as live:
+        _, writer = await asyncio.open_connection("127.0.0.1", port_of(live.url))
+        head = b"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n"
+        writer.write(head + b'{"sender"')
+        await writer.drain()
+        await asyncio.sleep(0.2)
+        writer.close()
+        await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "Traceback" not in caplog.text
+    assert sqlite_utils.Database(tmp_path / "log.db")["turns"].count == 0

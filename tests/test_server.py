@@ -233,6 +233,21 @@ def test_parse_calls_are_limited_at_once_and_per_minute() -> None:
     limiter.enter(60.5)  # the first call is more than a minute old
 
 
+async def test_invalid_admin_tokens_are_logged_and_limited_per_address(parse_server, caplog):
+    live, session = parse_server
+    wrong = {"Authorization": "Bearer guess"}
+    statuses = []
+    for _ in range(auth.MAX_FAILURES_PER_MINUTE + 1):
+        async with session.get(live.url + "/admin/handoffs", headers=wrong) as r:
+            statuses.append(r.status)
+            last = r.headers.get("Retry-After"), await r.json()
+    assert statuses == [403] * auth.MAX_FAILURES_PER_MINUTE + [429]
+    retry_after, body = last
+    assert body == {"error": auth.TOO_MANY_FAILURES.format(seconds=retry_after), "status": 429}
+    assert caplog.text.count("admin token refused (client 127.0.0.1") == 10
+    assert "guess" not in caplog.text
+
+
 async def test_a_button_does_what_the_bot_definition_declares(server, tiny_model):
     live, session = server
     status, body = await post(session, live.url, {"sender": "dan", "message": "/start_return"})

@@ -307,7 +307,7 @@ async def test_a_click_without_trigger_id_redelivered_is_answered_once(tiny_mode
             "team": {"id": TEAM_ID},
             "user": {"id": "U0CUSTOMER"},
             "channel": {"id": CHANNEL},
-            "message": {"ts": "1700000000.000009", "thread_ts": MENTION_TS, "blocks": []},
+            "message": {"ts": "1700000000.000009", "thread_ts": MENTION_TS, "text": "hi"},
             "actions": [
                 {"block_id": QUICK_REPLIES_BLOCK, "value": "/human_handoff", "text": {"text": "x"}}
             ],

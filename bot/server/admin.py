@@ -12,7 +12,7 @@ from aiohttp import web
 
 from bot.app_keys import ADMIN_STORE, ADMIN_TOKEN, HANDOFF_LISTENERS, HANDOFF_STATES
 from bot.handoff.events import handoff_listeners
-from bot.server.auth import admin_only, maintained_store
+from bot.server.auth import FAILED_LOGINS, FailedLogins, admin_only, maintained_store
 from bot.server.http_errors import RequestError
 from bot.store import privacy
 from bot.store.conversation_log import ConversationStore
@@ -23,6 +23,7 @@ HANDOFF_ACTIONS = ("take", "release")
 def add_admin_routes(app: web.Application, token: str | None, store: ConversationStore) -> None:
     app[ADMIN_TOKEN] = token
     app[ADMIN_STORE] = store
+    app[FAILED_LOGINS] = FailedLogins()
     handoff_listeners(app)
     app.router.add_delete("/admin/senders/{sender_id}", admin_only(forget))
     app.router.add_post("/admin/conversations/{conversation_id}/opt-out", admin_only(opt_out))

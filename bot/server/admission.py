@@ -41,6 +41,7 @@ TOO_MANY_SLOW = (
 LINGERING_SECONDS = 2.0
 """After refusing a body, how long aiohttp reads and discards the rest before closing (its
 default is 10 s, which would let a refused slow client hold its connection that long)."""
+CLIENT_GONE = "the connection closed before the request body arrived"
 SLOW_GRACE_SECONDS = 0.5
 """How long a client at its limit of slow bodies may take to send one more body."""
 
@@ -181,6 +182,9 @@ async def _read_within(
         raise RequestError(reason, status=status) from None
     except web.HTTPRequestEntityTooLarge:
         raise RequestError(TOO_LARGE.format(limit=request.client_max_size), status=413) from None
+    except ConnectionError:  # the client hung up mid-body: nothing to answer, no traceback
+        log.info("client went away while sending its body (%s %s)", request.method, request.path)
+        raise RequestError(CLIENT_GONE) from None
 
 
 def admission_middleware(limits: BodyLimits):

@@ -28,6 +28,7 @@ from bot.server.model_swap import add_model_routes
 from bot.server.parse import add_parse_route
 from bot.server.review_page import add_review_routes
 from bot.server.runtime import runtime_context
+from bot.server.server_logs import quiet_client_faults
 from bot.server.settings import AppDeps, ServerSettings
 from bot.store.privacy import retention_context
 from retrieval.encoder_process import encoder_restarts
@@ -38,6 +39,7 @@ CHANNELS: tuple[ChannelModule, ...] = (rest, slack, webchat)
 
 
 def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
+    quiet_client_faults()
     middlewares = [json_errors]
     if settings.trusted_proxies:
         middlewares.insert(0, forwarded_middleware(parse_networks(settings.trusted_proxies)))

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import math
+import time
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -21,7 +24,39 @@ TOKEN_INVALID = "admin token is not valid"
 DISABLED = "admin endpoint is disabled: no admin token is configured"
 UNSUPPORTED = "the conversation store does not support privacy operations"
 
+TOO_MANY_FAILURES = "too many invalid admin tokens from this address; retry in {seconds} s"
+MAX_FAILURES_PER_MINUTE = 10
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FailedLogins:
+    """Invalid admin tokens per client address in the last minute: beyond
+    `MAX_FAILURES_PER_MINUTE` the address gets 429, so the token cannot be guessed fast.
+    Bounded to the most recent addresses, like the other per-client counters."""
+
+    def __init__(self, limit: int = MAX_FAILURES_PER_MINUTE, max_clients: int = 10_000):
+        self.limit = limit
+        self.max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def wait(self, client: str, now: float) -> int | None:
+        """Seconds until `client` may try again, or None."""
+        failures = self._failures.get(client)
+        while failures and failures[0] <= now - 60:
+            failures.popleft()
+        if failures and len(failures) >= self.limit:
+            return max(1, math.ceil(failures[0] + 60 - now))
+        return None
+
+    def record(self, client: str, now: float) -> None:
+        self._failures.setdefault(client, deque()).append(now)
+        self._failures.move_to_end(client)
+        while len(self._failures) > self.max_clients:
+            self._failures.popitem(last=False)
+
+
+FAILED_LOGINS = web.AppKey("failed_admin_logins", FailedLogins)
 
 
 def maintained_store(request: web.Request) -> privacy.MaintainableStore:
@@ -51,6 +86,13 @@ def token_refusal(request: web.Request) -> web.Response | None:
     expected = request.app[ADMIN_TOKEN]
     if not expected:
         return error_response(403, DISABLED)
+    client, now = request.remote or "unknown", time.monotonic()
+    failures = request.app[FAILED_LOGINS]
+    wait = failures.wait(client, now)
+    if wait is not None:
+        response = error_response(429, TOO_MANY_FAILURES.format(seconds=wait))
+        response.headers["Retry-After"] = str(wait)
+        return response
     header = header_text(request.headers, "Authorization") or ""
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
@@ -58,8 +100,7 @@ def token_refusal(request: web.Request) -> web.Response | None:
         response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-admin"'
         return response
     if not hmac.compare_digest(given.strip().encode(), str(expected).encode()):
-        log.warning(
-            "admin token refused (client %s, %s %s)", request.remote, request.method, request.path
-        )
+        failures.record(client, now)
+        log.warning("admin token refused (client %s, %s %s)", client, request.method, request.path)
         return error_response(403, TOKEN_INVALID)
     return None

@@ -132,10 +132,39 @@ def _parse_json_line(raw: bytes, line_no: int, display: str, problems: ProblemLo
     if text is None:
         return None
     try:
-        return json.loads(text.rstrip("\r\n"))
+        value = json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         problems.error(f"not valid JSON: {exc.msg} (column {exc.colno})", Source(display, line_no))
         return None
+    except (RecursionError, ValueError):  # too deep, or an integer beyond int's digit limit
+        problems.error(
+            "not valid JSON: nested too deeply or a number too long", Source(display, line_no)
+        )
+        return None
+    if _has_lone_surrogate(value):
+        problems.error(LONE_SURROGATE, Source(display, line_no))
+        return None
+    return value
+
+
+LONE_SURROGATE = "text is not valid Unicode: a lone surrogate escape such as \\ud800"
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether any string in a parsed JSON value (keys too) holds a lone surrogate, which
+    the tokenizer and the SQLite log cannot take."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and any("\ud800" <= char <= "\udfff" for char in item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 @dataclass
