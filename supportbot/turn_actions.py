@@ -31,6 +31,8 @@ TurnAction = Literal[
     "damped",
     "rate_limited",
     "error",
+    "agent_message",
+    "handoff_notice",
 ]
 """`pending`: not decided yet (never logged by a finished turn). The others, in order:
 an intent's response, a knowledge-base answer, a reply the response ranker chose from
@@ -38,7 +40,9 @@ the reply pool, a clarifying question, a form's question or answer, a custom act
 ran or failed, six kinds of small talk (greeting, thanks, goodbye, bot identity, "are you
 still there?", and a vague opener answered with the menu), a request to rephrase, a
 handoff to a person, silence while a person owns the conversation, a message moderation
-blocked, a repeat that was damped, a sender over the rate limit, and an unexpected error."""
+blocked, a repeat that was damped, a sender over the rate limit, an unexpected error;
+and, logged outside a customer's turn (no customer message), an agent's message and a
+handoff notice ("Dana joined", the queue timing out)."""
 
 TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
 
@@ -53,7 +57,33 @@ ANSWERED: frozenset[TurnAction] = frozenset(
 """Turns that end a run of fallbacks (the count towards a handoff starts again)."""
 
 NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
-    {"error", "moderation", "damped", "handoff", "rate_limited"}
+    {"error", "moderation", "damped", "handoff", "rate_limited", "agent_message", "handoff_notice"}
 )
 """Turns kept out of training rows and review picks: what the bot refused or could not
 handle says nothing about what the customer meant."""
+
+
+HandoffReason = Literal["asked", "repeated_fallbacks", "abuse", "action_failure", "policy", "other"]
+"""Why a conversation went to a person, as metrics and analytics count it: the customer
+asked (words or a handoff intent), fallbacks in a row, moderation (abuse or threats), a
+custom action that failed, a custom action or rule that paused the bot (policy)."""
+
+HANDOFF_REASONS: tuple[HandoffReason, ...] = get_args(HandoffReason)
+
+
+def handoff_reason_kind(reason: str | None) -> HandoffReason:
+    """The kind of a handoff reason as the dialogue writes it (`customer asked`,
+    `intent talk_to_human`, `2 fallbacks in a row`, `moderation: threat`,
+    `action failed: ...`, `action pause_bot`), so labels stay a small fixed set."""
+    text = (reason or "").strip().lower()
+    if text == "customer asked" or text.startswith("intent "):
+        return "asked"
+    if text.endswith("fallbacks in a row"):
+        return "repeated_fallbacks"
+    if text.startswith("moderation"):
+        return "abuse"
+    if text.startswith("action failed"):
+        return "action_failure"
+    if text.startswith("action "):
+        return "policy"
+    return "other"

@@ -15,6 +15,7 @@ import os
 import sys
 
 from supportbot.cli import (
+    agents,
     conversation_tests,
     demo,
     evaluation,
@@ -24,6 +25,7 @@ from supportbot.cli import (
     models,
     privacy,
     project,
+    report,
     serving,
 )
 from supportbot.errors import SupportbotError
@@ -32,7 +34,9 @@ COMMAND_GROUPS = (
     project,
     serving,
     handoff,
+    agents,
     learning,
+    report,
     models,
     privacy,
     evaluation,

@@ -34,8 +34,7 @@ class DialogueRules:
         memory = self.memory
         form = memory.config.form_for(state.active_form) if state.active_form else None
         if asks_for_human(turn.text):
-            await memory.hand_off(turn, state, "customer asked")
-            turn.dispatcher.utter(messages.HANDOFF_CONFIRMED)
+            await memory.hand_off(turn, state, "customer asked", messages.HANDOFF_CONFIRMED)
         elif form is not None:
             _utter_form(turn, forms.answer(form, state, turn.text))
         else:
@@ -58,8 +57,7 @@ class IntentRules:
         form = memory.config.form_for(intent) if intent else None
         kind = _small_talk(turn, intent, memory.config.handoff.intents)
         if intent in memory.config.handoff.intents and turn.state is not None:
-            await memory.hand_off(turn, turn.state, f"intent {intent}")
-            turn.dispatcher.utter(messages.HANDOFF_CONFIRMED)
+            await memory.hand_off(turn, turn.state, f"intent {intent}", messages.HANDOFF_CONFIRMED)
         elif form is not None and turn.state is not None:
             _utter_form(turn, forms.start(form, turn.state))
         elif kind is not None:
