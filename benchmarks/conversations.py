@@ -32,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.kb_threshold import ARTICLE_QUESTIONS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(
+    __import__("os").environ.get("SUPPORTBOT_SHARED_DATA", ROOT.parent / "shared" / "data")
+)
 FOLLOW_UPS = [
     "it's been over two weeks now and still nothing",
     "it happened again today",

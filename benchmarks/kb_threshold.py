@@ -20,7 +20,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
-CLINC = ROOT.parent / "shared" / "data" / "clinc150" / "data_full.json"
+SHARED = ROOT.parent / "shared" / "data"
+"""The public data beside a checkout (/work/main -> /work/shared/data); --shared elsewhere."""
 
 ARTICLE_QUESTIONS = [
     ("what time does your support team open on sundays?", "When is support available?"),
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True)
     parser.add_argument("--project", type=Path, default=ROOT / "data" / "banking_demo")
     parser.add_argument("--negatives", type=int, default=300)
+    parser.add_argument("--shared", type=Path, default=SHARED, help="folder of clinc150/")
     args = parser.parse_args(argv)
     model = BotModel.load(args.model)
     info = model.manifest.retrieval
@@ -89,7 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     old = info.min_score
     new_threshold = {"article": article if article is not None else old}
-    oos = [text for text, _ in json.loads(CLINC.read_text())["oos_test"][: args.negatives]]
+    oos = [
+        text
+        for text, _ in json.loads((args.shared / "clinc150" / "data_full.json").read_text())[
+            "oos_test"
+        ][: args.negatives]
+    ]
     questions = [q for q, _ in ARTICLE_QUESTIONS]
     titles = [t for _, t in ARTICLE_QUESTIONS]
     report = {"old_min_score": old, "article_min_score": article}

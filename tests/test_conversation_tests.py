@@ -57,3 +57,13 @@ def test_a_bad_file_names_the_file_and_line(here, tiny_model_dir, capsys):
         "conversations.yml:7: error: conversations[0].steps[1].action: 'waved' is not a turn "
         "action",
     ]
+
+
+def test_handoff_must_be_true_or_false(here, capsys):
+    write_file(
+        here, "c.yml", "conversations:\n  - steps:\n      - user: hi\n        handoff: maybe\n"
+    )
+    assert main(["test", "c.yml", "--model", "unused"]) == 2
+    assert capsys.readouterr().out == (
+        "c.yml:4: error: conversations[0].steps[0].handoff: expected true or false\n"
+    )

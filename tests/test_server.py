@@ -266,5 +266,6 @@ async def test_a_rasa_payload_with_slots_answers_as_its_intent(server, tiny_mode
     assert body[0]["text"] in {r.text for r in tiny_model.responses["order_status"]}
     [row] = turns(live.db_path)
     assert row["action"] == "intent_response"
+    assert row["intent"] == "order_status" and row["confidence"] == 1.0  # the click's, logged
     [state] = sqlite_utils.Database(live.db_path)["conversation_state"].rows
     assert json.loads(state["state"])["slots"] == {"order_number": "AB123456"}

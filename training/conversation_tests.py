@@ -139,12 +139,13 @@ def _step(item: object, where: str, source: Source, problems: ProblemLog) -> Ste
             else:
                 expect[key] = value.strip()
     if "handoff" in item:
-        if not isinstance(item["handoff"], bool):
+        flag = str(item["handoff"]).strip().casefold()  # the YAML reader keeps text as text
+        if flag not in ("true", "false"):
             at = Source(source.path, item.line_of("handoff"))
             problems.error(f"{where}.handoff: expected true or false", at)
             ok = False
         else:
-            expect["handoff"] = item["handoff"]
+            expect["handoff"] = flag == "true"
     action = expect.get("action")
     if isinstance(action, str) and action not in TURN_ACTIONS:
         at = Source(source.path, item.line_of("action"))

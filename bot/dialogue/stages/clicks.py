@@ -36,10 +36,11 @@ class Clicks:
         if turn.state is not None:
             turn.state.slots.update(payload.slots)
         target = self.model.click_targets.get(payload.name)
+        turn.metadata["clicked"] = payload.name
         if target is None:
+            turn.chosen = payload.name  # by its name: an intent, a handoff, a form, a class
             await next_stage()
             return
-        turn.metadata["clicked"] = payload.name
         if target.kind in ("intent", "form"):
             turn.chosen = target.value  # the intent rules and the policy take it from here
             await next_stage()

@@ -42,13 +42,14 @@ class LogTurns:
 def turn_record(turn: Turn, model_version: str, moderator: Moderator) -> TurnRecord:
     """The row the log keeps of a finished turn."""
     prediction = turn.analysis.prediction if turn.analysis else None
+    chosen = turn.chosen  # a click chose its intent: the model's reading of "/x" is not it
     return TurnRecord(
         conversation_id=turn.message.sender_id,
         channel=turn.message.channel,
         message=logged_text(turn, moderator),
-        intent=prediction.intent if prediction else None,
-        confidence=prediction.confidence if prediction else None,
-        out_of_scope=bool(prediction and prediction.out_of_scope),
+        intent=chosen or (prediction.intent if prediction else None),
+        confidence=1.0 if chosen else (prediction.confidence if prediction else None),
+        out_of_scope=not chosen and bool(prediction and prediction.out_of_scope),
         action=turn.action,
         responses=[reply.to_json() for reply in turn.dispatcher.replies],
         retrieval_hits=_logged_hits(turn.analysis),
