@@ -18,8 +18,9 @@ from aiohttp import web
 from bot.app_keys import MANAGER
 from bot.channels.base import OTHER_CHANNELS_PREFIXES, InboundMessage, OutboundReply
 from bot.handoff.events import PersonMessage, customer_deliveries
+from bot.server.auth import bearer_token, missing_bearer
 from bot.server.http_errors import RequestError, error_response
-from bot.server.json_input import header_text, loads_checked
+from bot.server.json_input import loads_checked
 
 if TYPE_CHECKING:
     from bot.server.settings import ServerSettings
@@ -71,13 +72,10 @@ def bearer_only(handler, token: str):
     expected = token.encode()
 
     async def checked(request: web.Request) -> web.StreamResponse:
-        header = header_text(request.headers, "Authorization") or ""
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given.strip():
-            response = error_response(401, TOKEN_MISSING)
-            response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-rest"'
-            return response
-        if not hmac.compare_digest(given.strip().encode(), expected):
+        given = bearer_token(request)
+        if given is None:
+            return missing_bearer(TOKEN_MISSING, realm="supportbot-rest")
+        if not hmac.compare_digest(given.encode(), expected):
             return error_response(403, TOKEN_INVALID)
         return await handler(request)
 

@@ -93,14 +93,27 @@ def token_refusal(request: web.Request) -> web.Response | None:
         response = error_response(429, TOO_MANY_FAILURES.format(seconds=wait))
         response.headers["Retry-After"] = str(wait)
         return response
-    header = header_text(request.headers, "Authorization") or ""
-    scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not given.strip():
-        response = error_response(401, TOKEN_MISSING)
-        response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-admin"'
-        return response
-    if not hmac.compare_digest(given.strip().encode(), str(expected).encode()):
+    given = bearer_token(request)
+    if given is None:
+        return missing_bearer(TOKEN_MISSING, realm="supportbot-admin")
+    if not hmac.compare_digest(given.encode(), str(expected).encode()):
         failures.record(client, now)
         log.warning("admin token refused (client %s, %s %s)", client, request.method, request.path)
         return error_response(403, TOKEN_INVALID)
     return None
+
+
+def bearer_token(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer ...` header, or None when there is none."""
+    header = header_text(request.headers, "Authorization") or ""
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return None
+    return given.strip()
+
+
+def missing_bearer(reason: str, realm: str) -> web.Response:
+    """The 401 for a request without a bearer token, naming the realm that wants one."""
+    response = error_response(401, reason)
+    response.headers["WWW-Authenticate"] = f'Bearer realm="{realm}"'
+    return response
