@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retrieval.bot_model import BotModel
 from supportbot.testing import train_tiny_bot
+from supportbot.testing.postgres import PostgresServer, running_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -43,3 +45,16 @@ def here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in a temporary folder, so problems name files relative to it."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (supportbot/testing/postgres.py)."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the session's server, for one test."""
+    return postgres_server.fresh_database()
