@@ -7,6 +7,8 @@ A channel's own state stays under a key of its own, in its module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from bot.dialogue.manager import DialogueManager
@@ -25,6 +27,8 @@ ANALYSE: web.AppKey[Analyse] = web.AppKey("analyse")
 """The micro-batched model call with retrieval hits always searched (`/model/parse`)."""
 HANDOFF_STATES = web.AppKey("handoff_states", HandoffStates)
 """The conversation states, with who owns each conversation."""
+REDACT: web.AppKey[Callable[[str], str]] = web.AppKey("redact")
+"""The redaction every logged text goes through, set once the runtime has started."""
 # Defined beside their types, which need them: who is told when a person takes a
 # conversation over or gives it back, and the gate counting the turns in progress.
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "HANDOFF_LISTENERS",
     "HANDOFF_STATES",
     "MANAGER",
+    "REDACT",
 ]
 ADMIN_TOKEN: web.AppKey[str | None] = web.AppKey("admin_token")
 """The bearer token of /admin/*; None disables those endpoints."""

@@ -65,6 +65,16 @@ BOT_IDENTITY = (
 
 YOU_ARE_WELCOME = "You're welcome! Is there anything else I can help with?"
 
+STILL_HERE = "Yes, I'm still here. What can I help you with?"
+
+MENU = "Of course. Here are some things I can help with, or just tell me what's going on:"
+
+MENU_HUMAN_BUTTON = "Talk to a person"
+
+OPTION_UNAVAILABLE = (
+    'Sorry, I can\'t do that from here right now. Tell me what you need, or say "talk to a human".'
+)
+
 FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"
 
 FORM_INVALID = {
@@ -79,3 +89,30 @@ FORM_INVALID = {
 WEBCHAT_TITLE = "Support"
 
 WEBCHAT_HANDOFF = "A colleague will join this conversation shortly."
+
+HANDOFF_UNAVAILABLE = "Sorry, nobody from our team is available to chat right now."
+
+HANDOFF_BUSY = "Sorry, everyone in our team is busy right now."
+
+HANDOFF_HOURS = "We're here {hours}."
+
+HANDOFF_ALTERNATIVE = "You can also reach us at {alternative}."
+
+HANDOFF_BOT_CONTINUES = "In the meantime I'll keep trying to help: what can I do for you?"
+
+HANDOFF_QUEUE_PLACE = 'You\'re number {place} in the queue. Say "never mind" to go back to the bot.'
+
+HANDOFF_CANCELLED = "No problem, you're back with the assistant. What can I help with?"
+
+HANDOFF_QUEUE_TIMEOUT = (
+    "Sorry, nobody from our team could take your conversation in time. "
+    "You're back with the assistant; you can ask for a person again later."
+)
+
+AGENT_JOINED = "{agent} joined the conversation"
+
+AGENT_LEFT = "{agent} left the conversation"
+
+SURVEY_QUESTION = "How did {agent} do? Reply with a number from 1 (poor) to 5 (great)."
+
+SURVEY_THANKS = "Thanks for your feedback!"

@@ -22,6 +22,8 @@ TurnAction = Literal[
     "thanks",
     "goodbye",
     "bot_identity",
+    "still_there",
+    "menu",
     "fallback",
     "handoff",
     "handed_off",
@@ -29,26 +31,33 @@ TurnAction = Literal[
     "damped",
     "rate_limited",
     "error",
+    "agent_message",
+    "handoff_notice",
 ]
 """`pending`: not decided yet (never logged by a finished turn). The others, in order:
 an intent's response, a knowledge-base answer, a reply the response ranker chose from
 the reply pool, a clarifying question, a form's question or answer, a custom action that
-ran or failed, four kinds of small talk, a request to rephrase, a handoff to a person,
-silence while a person owns the conversation, a message moderation blocked, a repeat
-that was damped, a sender over the rate limit, and an unexpected error."""
+ran or failed, six kinds of small talk (greeting, thanks, goodbye, bot identity, "are you
+still there?", and a vague opener answered with the menu), a request to rephrase, a
+handoff to a person, silence while a person owns the conversation, a message moderation
+blocked, a repeat that was damped, a sender over the rate limit, an unexpected error;
+and, logged outside a customer's turn (no customer message), an agent's message and a
+handoff notice ("Dana joined", the queue timing out)."""
 
 TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
 
-SMALL_TALK: frozenset[TurnAction] = frozenset({"greeting", "thanks", "goodbye", "bot_identity"})
+SMALL_TALK: frozenset[TurnAction] = frozenset(
+    {"greeting", "thanks", "goodbye", "bot_identity", "still_there", "menu"}
+)
 """Answered by the small-talk rules, without the intent model."""
 
 ANSWERED: frozenset[TurnAction] = frozenset(
-    {"intent_response", "retrieval", "clarify", "form", "action"}
+    {"intent_response", "retrieval", "clarify", "form", "action", "menu"}
 )
 """Turns that end a run of fallbacks (the count towards a handoff starts again)."""
 
 NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
-    {"error", "moderation", "damped", "handoff", "rate_limited"}
+    {"error", "moderation", "damped", "handoff", "rate_limited", "agent_message", "handoff_notice"}
 )
 """Turns kept out of training rows and review picks: what the bot refused or could not
 handle says nothing about what the customer meant."""

@@ -4,6 +4,7 @@ the SQLite conversation state and the failure path (apology + handoff offer)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -25,9 +26,10 @@ from bot.dialogue.turn import Turn
 from bot.handoff.notifier import HandoffNotifier
 from bot.server.settings import ServerSettings
 from supportbot.config import LocalActionsConfig, RemoteActionsConfig
-from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
+from supportbot.config.dialogue import DialogueConfig, FormSpec, HandoffConfig, SlotSpec
 from supportbot.errors import ConfigError
 from supportbot.testing import live_server
+from supportbot.testing.agents import acknowledging_desk
 
 WEBHOOK = "/webhooks/rest/webhook"
 PACKAGE = "tests.action_fixtures"
@@ -112,8 +114,16 @@ async def test_form_and_intent_run_the_action_and_set_slots(tiny_model, tmp_path
 
 async def test_pause_event_hands_off_and_followup_answers(tiny_model, tmp_path):
     actions = LocalActionsConfig(kind="local", package=PACKAGE, intents=INTENTS)
+    async with acknowledging_desk() as desk:
+        handoff = DialogueConfig(handoff=HandoffConfig(webhook_url=desk.url))
+        settings = dataclasses.replace(settings_for(actions), dialogue=handoff)
+        await _paused_by_the_action(tiny_model, tmp_path, settings)
+
+
+async def _paused_by_the_action(tiny_model, tmp_path, settings) -> None:
+    """An external desk acknowledged the handoff the action asked for: the bot goes silent."""
     async with (
-        live_server(tiny_model, tmp_path / "log.db", settings_for(actions)) as live,
+        live_server(tiny_model, tmp_path / "log.db", settings) as live,
         aiohttp.ClientSession() as session,
     ):
         replies = await say(session, live.url, "cy", "bye")

@@ -8,7 +8,9 @@ import aiohttp
 from bot import messages
 from bot.server.settings import ServerSettings
 from supportbot.cli import main
+from supportbot.config.dialogue import DialogueConfig, HandoffConfig
 from supportbot.testing import live_server
+from supportbot.testing.agents import acknowledging_desk
 
 WEBHOOK = "/webhooks/rest/webhook"
 TOKEN = "handoff-admin-token"
@@ -22,7 +24,16 @@ async def say(session, url: str, sender: str, message: str) -> list[str]:
 
 
 async def test_handoff_silences_the_bot_until_an_agent_releases_it(tiny_model, tmp_path, capsys):
-    settings = ServerSettings(admin_token=TOKEN)
+    async with acknowledging_desk() as desk:
+        await _handoff_until_released(tiny_model, tmp_path, desk)
+    assert [row["conversation_id"] for row in desk.received] == ["ida"]
+    assert "ida" in capsys.readouterr().out
+
+
+async def _handoff_until_released(tiny_model, tmp_path, desk) -> None:
+    """An external desk acknowledged the webhook, so the bot goes silent."""
+    handoff = HandoffConfig(webhook_url=desk.url)
+    settings = ServerSettings(admin_token=TOKEN, dialogue=DialogueConfig(handoff=handoff))
     async with (
         live_server(tiny_model, tmp_path / "log.db", settings) as live,
         aiohttp.ClientSession() as session,
@@ -53,7 +64,6 @@ async def test_handoff_silences_the_bot_until_an_agent_releases_it(tiny_model, t
             )
         async with session.post(url, json=body) as response:
             assert response.status == 401
-    assert "ida" in capsys.readouterr().out
 
 
 def test_handoff_cli_on_an_unknown_conversation_fails_cleanly(tmp_path, capsys):

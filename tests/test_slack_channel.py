@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot import messages
 from bot.channels.slack.channel import EVENTS_PATH, INTERACTIVE_PATH, SLACK
+from bot.channels.slack.messages import QUICK_REPLIES_BLOCK
 from bot.channels.slack.settings import SlackSettings, settings_from_config
 from bot.server.app import create_app
 from bot.server.settings import AppDeps, ServerSettings
@@ -22,6 +23,7 @@ from bot.store.conversation_log import SQLiteConversationStore
 from supportbot.config import SlackConfig
 from supportbot.errors import ConfigError
 from supportbot.testing import live_server
+from supportbot.testing.agents import create_agent, sign_in
 from supportbot.testing.slack import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -247,6 +249,9 @@ async def test_quick_reply_buttons_and_a_click(tiny_model, tmp_path):
         live_server(model, tmp_path / "log.db", slack_settings(fake)) as live,
         aiohttp.ClientSession() as session,
     ):
+        secret = create_agent(live.db_path, "dana")
+        console = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        agent = await sign_in(console, live.url, "dana", secret)
         await post_event(session, live.url, event_callback(mention("break"), "Ev0BREAK"))
         [apology] = await fake.wait_for("chat.postMessage")
         assert apology.body["text"] == messages.ERROR_APOLOGY
@@ -279,14 +284,55 @@ async def test_quick_reply_buttons_and_a_click(tiny_model, tmp_path):
         [update] = await fake.wait_for("chat.update")
         assert update.body["ts"] == "1700000000.000001"
         assert [b["type"] for b in update.body["blocks"]] == ["section", "context"]
-        _, handed_off = await fake.wait_for("chat.postMessage", 2)
+        _, handed_off, _ = await fake.wait_for("chat.postMessage", 3)
         assert handed_off.body["text"] == messages.HANDOFF_CONFIRMED
         assert handed_off.body["thread_ts"] == MENTION_TS
+        await agent_replies_in_the_thread(agent, fake)
+        await console.close()
 
         async with session.post(
             live.url + INTERACTIVE_PATH, data=body, headers=signed_headers(body, secret="x")
         ) as r:
             assert r.status == 401
+
+
+async def test_a_click_without_trigger_id_redelivered_is_answered_once(tiny_model, tmp_path):
+    async with (
+        fake_slack() as fake,
+        live_server(tiny_model, tmp_path / "log.db", slack_settings(fake)) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        click = {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "U0CUSTOMER"},
+            "channel": {"id": CHANNEL},
+            "message": {"ts": "1700000000.000009", "thread_ts": MENTION_TS, "blocks": []},
+            "actions": [
+                {"block_id": QUICK_REPLIES_BLOCK, "value": "/human_handoff", "text": {"text": "x"}}
+            ],
+        }
+        body = interaction_form(click)
+        for _ in range(2):
+            headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+            async with session.post(live.url + INTERACTIVE_PATH, data=body, headers=headers) as r:
+                assert r.status == 200
+        [confirmed] = await fake.wait_for("chat.postMessage")
+        await asyncio.sleep(0.5)
+        assert confirmed.body["text"] == messages.HANDOFF_CONFIRMED
+        assert len(fake.calls_to("chat.postMessage")) == 1
+
+
+async def agent_replies_in_the_thread(agent, fake) -> None:
+    """The agent's claim notice and reply are posted once each, in the customer's thread."""
+    conversation = f"/agent/api/conversations/slack:{TEAM_ID}:{CHANNEL}:{MENTION_TS}"
+    assert (await agent.post(conversation + "/claim"))[0] == 200
+    assert (await agent.post(conversation + "/messages", {"text": "Dana here, on it"}))[0] == 201
+    *_, joined, reply = await fake.wait_for("chat.postMessage", 5)
+    assert joined.body["text"] == messages.AGENT_JOINED.format(agent="Dana")
+    assert (reply.body["text"], reply.body["thread_ts"]) == ("*Dana*: Dana here, on it", MENTION_TS)
+    await asyncio.sleep(0.2)
+    assert len(fake.calls_to("chat.postMessage")) == 5
 
 
 async def test_socket_mode_acks_an_envelope_and_answers_it_once(tiny_model, tmp_path):

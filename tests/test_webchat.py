@@ -18,6 +18,7 @@ from bot.server.settings import ServerSettings
 from supportbot.config import BotConfig
 from supportbot.config.channels import WebchatSettings
 from supportbot.testing import live_server
+from supportbot.testing.agents import create_agent, sign_in
 
 TOKEN = webchat.TOKEN_HEADER
 
@@ -201,10 +202,16 @@ async def test_rest_fallback_with_token_header_and_cors(served):
 
 async def test_handoff_is_shown_after_the_turn_and_on_replay(served):
     live, session = served
+    secret = create_agent(live.db_path, "dana")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as console:
+        await sign_in(console, live.url, "dana", secret)
     async with session.ws_connect(live.url + "/webchat/ws") as ws:
         token = (await hello(ws))["token"]
         turn, state, _ = await say(ws, "I want to talk to a human")
-        assert [r["text"] for r in turn["replies"]] == [messages.HANDOFF_CONFIRMED]
+        assert [r["text"] for r in turn["replies"]] == [
+            messages.HANDOFF_CONFIRMED,
+            messages.HANDOFF_QUEUE_PLACE.format(place=1),
+        ]
         assert state == {"type": "state", "handed_off": True, "notice": messages.WEBCHAT_HANDOFF}
         silent, _, _ = await say(ws, "hello?")
         assert silent["replies"] == [] and silent["turn_id"] is not None

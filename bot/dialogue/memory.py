@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Turn
+from bot.handoff.desk import HandoffDesk, HandoffOutcome, HandoffRequest, WebhookDesk
 from bot.handoff.notifier import HandoffNotifier
 from supportbot.config.dialogue import DialogueConfig
 
@@ -44,12 +45,16 @@ class ConversationMemory:
         self,
         config: DialogueConfig,
         store: StateStore,
-        notifier: HandoffNotifier,
+        desk: HandoffDesk | HandoffNotifier,
         redact: Callable[[str], str],
     ):
+        """`desk` decides whether a person takes a handoff (bot/handoff/desk.py). A bare
+        notifier is the embedder's older contract: its team is always there to answer."""
         self.config = config
         self.store = store
-        self.notifier = notifier
+        if isinstance(desk, HandoffNotifier):
+            desk = WebhookDesk(desk, config.handoff, staffed=lambda: True)
+        self.desk: HandoffDesk = desk
         self.redact = redact
         self._raw_slots: dict[str, tuple[float, dict[str, str]]] = {}
 
@@ -83,9 +88,30 @@ class ConversationMemory:
         for conversation_id in [c for c, (t, _) in self._raw_slots.items() if now - t > idle]:
             del self._raw_slots[conversation_id]
 
-    async def hand_off(self, turn: Turn, state: ConversationState, reason: str) -> None:
-        state.hand_off(reason)
+    async def hand_off(
+        self, turn: Turn, state: ConversationState, reason: str, confirm: str | None = None
+    ) -> HandoffOutcome:
+        """Ask the desk; the bot goes silent only when a person will answer (then `confirm`
+        is said), otherwise the customer hears the alternative and the bot keeps answering."""
         turn.action = "handoff"
         turn.metadata["handoff_reason"] = reason  # the log's record of why (analytics)
-        transcript = [*state.history, {"speaker": "customer", "text": self.redact(turn.text)}]
-        await self.notifier.deliver(state.conversation_id, reason, transcript)
+        last = self.redact(turn.text)
+        transcript = [*state.history, {"speaker": "customer", "text": last}]
+        summary = {
+            "intents": list(state.recent_intents),
+            "slots": {name: self._redacted(value) for name, value in state.slots.items()},
+            "last_customer_message": last,
+        }
+        request = HandoffRequest(
+            state.conversation_id, turn.message.channel, reason, transcript, summary
+        )
+        outcome = await self.desk.request(request)
+        if outcome.accepted:
+            state.hand_off(reason)
+            if confirm:
+                turn.dispatcher.utter(confirm)
+        else:
+            state.fallbacks = 0
+        if outcome.notice:
+            turn.dispatcher.utter(outcome.notice)
+        return outcome

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from aiohttp import web
@@ -123,3 +125,54 @@ def handoff_journal_context(
             await stop_task(task)
 
     return lifecycle
+
+
+@dataclass(frozen=True)
+class PersonMessage:
+    """Something said to the customer outside a bot turn: an agent's message (`kind`
+    "agent", with the agent's display name), a notice ("Dana joined"), or the bot
+    speaking up on its own ("bot": the queue timed out)."""
+
+    text: str
+    kind: str = "agent"
+    agent: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "kind": self.kind, "agent": self.agent, "at": self.at}
+
+
+Delivery = Callable[[str, PersonMessage], Awaitable[bool]]
+"""Called with (conversation id, message); True once it reached the customer's channel."""
+
+
+class CustomerDeliveries:
+    """Each channel registers how it reaches its customers outside a turn."""
+
+    def __init__(self) -> None:
+        self._by_channel: dict[str, Delivery] = {}
+
+    def register(self, channel: str, delivery: Delivery) -> None:
+        self._by_channel[channel] = delivery
+
+    async def deliver(self, channel: str, conversation_id: str, message: PersonMessage) -> bool:
+        """False when the channel is not mounted or could not deliver (logged there)."""
+        delivery = self._by_channel.get(channel)
+        if delivery is None:
+            log.warning("no delivery for channel %s (conversation %s)", channel, conversation_id)
+            return False
+        try:
+            return await delivery(conversation_id, message)
+        except Exception:
+            log.exception("delivery failed (conversation %s)", conversation_id)
+            return False
+
+
+CUSTOMER_DELIVERIES = web.AppKey("customer_deliveries", CustomerDeliveries)
+
+
+def customer_deliveries(app: web.Application) -> CustomerDeliveries:
+    deliveries = app.get(CUSTOMER_DELIVERIES)
+    if deliveries is None:
+        deliveries = app[CUSTOMER_DELIVERIES] = CustomerDeliveries()
+    return deliveries

@@ -10,6 +10,8 @@ from __future__ import annotations
 from aiohttp import web
 
 import supportbot
+from bot.agents import api as agents_api
+from bot.agents.desk import desk_factory
 from bot.app_keys import DEPS, HANDOFF_STATES
 from bot.channels import rest
 from bot.channels.base import ChannelModule
@@ -17,7 +19,7 @@ from bot.channels.slack import channel as slack
 from bot.channels.webchat import channel as webchat
 from bot.handoff.events import handoff_journal_context
 from bot.server.admin import add_admin_routes
-from bot.server.admission import AdmissionGate, add_admission
+from bot.server.admission import AdmissionGate, BodyLimits, add_admission
 from bot.server.analytics_page import add_analytics_routes
 from bot.server.forwarded import forwarded_middleware
 from bot.server.http_errors import json_errors
@@ -42,10 +44,14 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app = web.Application(client_max_size=settings.max_body_bytes, middlewares=middlewares)
     app[DEPS] = deps
     metrics = server_metrics(deps.model, encoder_restarts)
-    app.cleanup_ctx.append(runtime_context(settings, deps, metrics))
+    desk = agents_api.add_routes(app, settings)  # its store opens before the runtime
+    app.cleanup_ctx.append(runtime_context(settings, deps, desk_factory(desk), metrics))
     app.cleanup_ctx.append(retention_context(settings.privacy, deps.store))
     gate = AdmissionGate(settings.max_pending_turns, settings.retry_after_seconds)
-    add_admission(app, gate, settings.shutdown_timeout_seconds)
+    limits = BodyLimits(
+        settings.max_body_bytes, settings.body_timeout_seconds, settings.slow_bodies_per_client
+    )
+    add_admission(app, gate, settings.shutdown_timeout_seconds, limits)
     add_admin_routes(app, settings.admin_token, deps.store)
     add_metrics(app, metrics, settings.metrics)
     add_model_routes(app, deps.model)
@@ -57,7 +63,7 @@ def create_app(settings: ServerSettings, deps: AppDeps) -> web.Application:
     app.cleanup_ctx.append(handoff_journal_context(HANDOFF_STATES))
     app.router.add_get("/health", health)
     app.router.add_get("/version", version)
-    add_parse_route(app)
+    add_parse_route(app, exposed=settings.expose_parse)
     return app
 
 

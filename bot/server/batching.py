@@ -14,6 +14,9 @@ its own thread), up to that many at once. A batch of the bot's model is part par
 (the encoder, which releases the GIL) and part serial (retrieval and classification in
 Python); two in flight let one batch's serial part overlap the next one's encoding,
 instead of leaving the encoder's cores idle meanwhile.
+
+A batch that raises is retried one item at a time in the same thread: only the items that
+fail alone get the error, so one customer's unusual message never fails the others'.
 """
 
 from __future__ import annotations
@@ -96,18 +99,32 @@ class MicroBatcher(Generic[Item, Result]):
             task.add_done_callback(self._running.discard)
 
     async def _run(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
-        items = [item for item, _ in batch]
         try:
-            results = await loop.run_in_executor(self._executor, self._run_batch, items)
-        except Exception as exc:  # handed to every waiter; the dispatch boundary logs it
-            results = None
-            error = exc
+            outcomes = await loop.run_in_executor(self._executor, self._outcomes, batch)
         finally:
             self._slots.release()
-        for index, (_, future) in enumerate(batch):
+        for (_, future), (result, error) in zip(batch, outcomes, strict=True):
             if not future.done():
-                if results is None:
-                    future.set_exception(error)
+                if error is None:
+                    future.set_result(result)
                 else:
-                    future.set_result(results[index])
+                    future.set_exception(error)
             self._queue.task_done()
+
+    def _outcomes(self, batch: list) -> list[tuple[object, Exception | None]]:
+        """(result, error) per item. A failed batch is retried item by item, so one bad
+        item fails only its own turn, not every turn batched with it."""
+        items = [item for item, _ in batch]
+        try:
+            return [(result, None) for result in self._run_batch(items)]
+        except Exception as exc:  # the dispatch boundary of each failed turn logs it
+            if len(items) == 1:
+                return [(None, exc)]
+        return [self._alone(item) for item in items]
+
+    def _alone(self, item: Item) -> tuple[object, Exception | None]:
+        try:
+            [result] = self._run_batch([item])
+        except Exception as exc:
+            return None, exc
+        return result, None

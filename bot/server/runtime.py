@@ -11,12 +11,13 @@ from functools import partial
 
 from aiohttp import web
 
-from bot.app_keys import ANALYSE, HANDOFF_STATES, MANAGER
+from bot.app_keys import ANALYSE, HANDOFF_STATES, MANAGER, REDACT
 from bot.dialogue import reply_ranking
 from bot.dialogue.manager import DialogueManager
 from bot.dialogue.memory import ConversationMemory, HandoffStates
 from bot.dialogue.pipeline import default_stages
 from bot.dialogue.stages.actions import action_policy
+from bot.handoff.desk import HandoffDesk, WebhookDesk
 from bot.handoff.notifier import HandoffNotifier
 from bot.moderation import Moderator
 from bot.server.batching import MicroBatcher
@@ -34,11 +35,20 @@ class Runtime:
     manager: DialogueManager
     analyse: Callable[[str], Awaitable[Analysis]]
     states: HandoffStates
+    redact: Callable[[str], str]
+    """The personal-data redaction every logged turn goes through (agents' turns too)."""
+
+
+DeskFactory = Callable[[HandoffNotifier, ServerSettings], HandoffDesk]
+"""Builds the handoff desk around the webhook notifier (the agents' desk, bot/agents/)."""
 
 
 @asynccontextmanager
 async def dialogue_runtime(
-    settings: ServerSettings, deps: AppDeps, metrics: ServerMetrics | None = None
+    settings: ServerSettings,
+    deps: AppDeps,
+    desk_factory: DeskFactory | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> AsyncIterator[Runtime]:
     """The dialogue manager with its batcher, state store and handoff notifier; on exit the
     queued turns finish, then everything is closed in order. Shared by server and chat;
@@ -74,7 +84,8 @@ async def dialogue_runtime(
     states = deps.states or _state_store(deps.store)
     handoff = settings.dialogue.handoff
     notifier = HandoffNotifier(handoff.webhook_url, handoff.webhook_timeout_seconds)
-    memory = ConversationMemory(settings.dialogue, states, notifier, moderator.pii.redact)
+    desk = (desk_factory or _webhook_desk)(notifier, settings)
+    memory = ConversationMemory(settings.dialogue, states, desk, moderator.pii.redact)
     actions = action_policy(settings.actions, deps.model, memory, deps.store.history)
     stages = default_stages(
         model=deps.model,
@@ -91,13 +102,13 @@ async def dialogue_runtime(
     batcher.start()
     contexts.start()
     try:
-        yield Runtime(DialogueManager(stages), analyse_fully, states)
+        yield Runtime(DialogueManager(stages), analyse_fully, states, moderator.pii.redact)
     finally:
         await batcher.aclose()
         await contexts.aclose()
         if actions is not None:
             await actions.close()
-        await notifier.close()
+        await desk.close()
         await states.close()
         await deps.store.close()
 
@@ -107,16 +118,25 @@ def _analyse_batch(model: ServedModel, requests: list[tuple[str, bool]]) -> list
     return model.analyse([text for text, _ in requests], [search for _, search in requests])
 
 
+def _webhook_desk(notifier: HandoffNotifier, settings: ServerSettings) -> HandoffDesk:
+    """Without agents: a handoff is taken only by an external desk's webhook."""
+    return WebhookDesk(notifier, settings.dialogue.handoff)
+
+
 def runtime_context(
-    settings: ServerSettings, deps: AppDeps, metrics: ServerMetrics | None = None
+    settings: ServerSettings,
+    deps: AppDeps,
+    desk_factory: DeskFactory | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The runtime as an aiohttp cleanup context, its parts under their app keys."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with dialogue_runtime(settings, deps, metrics) as runtime:
+        async with dialogue_runtime(settings, deps, desk_factory, metrics) as runtime:
             app[MANAGER] = runtime.manager
             app[ANALYSE] = runtime.analyse
             app[HANDOFF_STATES] = runtime.states
+            app[REDACT] = runtime.redact
             yield
 
     return lifecycle

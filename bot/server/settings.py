@@ -29,6 +29,10 @@ class ServerSettings:
     moderation: ModerationConfig = field(default_factory=ModerationConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     admin_token: str | None = None
+    rest_token: str | None = None
+    expose_parse: bool = False
+    """Serve /model/parse without the admin token (`supportbot serve --expose-parse`)."""
+    """Bearer token REST clients must send (`channels.rest.token_env`); None: open."""
     """Bearer token for /admin/*; None disables those endpoints."""
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     actions: ActionsConfig | None = None
@@ -36,6 +40,13 @@ class ServerSettings:
     max_pending_turns: int = 256
     """Turns in progress at once; beyond it requests get 503 with Retry-After."""
     retry_after_seconds: int = 1
+    body_timeout_seconds: float = 10.0
+    """A request body not fully arrived by then gets 408 (bot/server/admission.py)."""
+    slow_bodies_per_client: int = 16
+    """Requests one client address may have with their body still arriving; beyond: 429."""
+    header_timeout_seconds: float = 15.0
+    """A connection must send a request's headers within this, and may stay idle between
+    requests this long (aiohttp's keep-alive timeout, which runs from connection start)."""
     shutdown_timeout_seconds: float = 30.0
     """How long shutdown waits for the turns in progress."""
     slack: SlackSettings | None = None

@@ -198,6 +198,21 @@
     scrollDown();
     return meta;
   }
+  /* An agent's message shows who wrote it; a notice ("Dana joined") is a line of its own. */
+  function addPerson(m, at) {
+    if (m.kind === "notice") {
+      var line = el("li", "sb-event", m.text, log);
+      line.setAttribute("role", "status");
+      scrollDown();
+      return;
+    }
+    if (m.kind !== "agent") { addMessage("bot", m.text, at || m.at); return; }
+    var item = el("li", "sb-msg sb-agent", null, log);
+    el("span", "sb-agent-name", m.agent || "", item);
+    renderMarkdown(el("div", "sb-bubble", null, item), m.text);
+    stamp(el("div", "sb-meta", null, item), at || m.at);
+    scrollDown();
+  }
   function addFeedback(meta, turnId, value) {
     var group = el("span", "sb-feedback", null, meta);
     [["up", L.helpful], ["down", L.unhelpful]].forEach(function (f) {
@@ -230,6 +245,7 @@
     if (!mine && turn.customer) addMessage("customer", turn.customer, turn.at);
     var buttons = [];
     turn.replies.forEach(function (reply, i) {
+      if (reply.kind) { addPerson(reply, turn.at); return; }
       var meta = addMessage("bot", reply.text, turn.at);
       buttons = buttons.concat(reply.buttons || []);
       if (turn.turn_id && i === turn.replies.length - 1) addFeedback(meta, turn.turn_id, turn.feedback);
@@ -265,6 +281,10 @@
       queue.splice(0).forEach(function (frame) { ws.send(JSON.stringify(frame)); });
     } else if (f.type === "typing") showTyping(f.on);
     else if (f.type === "turn") renderTurn(f.turn, true);
+    else if (f.type === "person") {
+      addPerson(f.message);
+      if (panel.hidden) { unread += 1; setLauncherLabel(); }
+    }
     else if (f.type === "state" || f.type === "handoff") setState(f);
     else if (f.type === "feedback" && rated[f.turn_id]) markRated(rated[f.turn_id], f.value);
     else if (f.type === "error") { showTyping(false); setStatus(f.error); }

@@ -10,7 +10,6 @@ through an `IndexEraser`, before the database rows that point at them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -22,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.background_tasks import stop_task
+from bot.store.pseudonyms import keyed_hash
 from supportbot.config.privacy import PrivacyConfig
 from supportbot.turn_actions import NOT_FOR_TRAINING
 
@@ -63,8 +63,9 @@ class ForgetReport:
 
 
 def subject_hash(sender_id: str) -> str:
-    """The audit log names a customer by hash, so it does not itself keep their id."""
-    return "sha256:" + hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+    """The audit log names a customer by a keyed hash (bot/store/pseudonyms.py), so it does
+    not itself keep their id, and a guessed id cannot be checked against it without the salt."""
+    return "hmac-sha256:" + keyed_hash(sender_id)
 
 
 def _audit(db: sqlite_utils.Database, actor: str, action: str, subject: str | None, **details):
@@ -114,9 +115,14 @@ def _delete_sender(
 CONVERSATION_TABLES = (
     ("conversation_state", "conversation_id"),
     ("webchat_sessions", "conversation_id"),
+    ("agent_queue", "conversation_id"),
+    ("agent_notes", "conversation_id"),
+    ("agent_surveys", "conversation_id"),
 )
 """Rows other parts of the bot keep per conversation in the same file (dialogue state, web
-chat session tokens): gone with the conversation, so an old token opens nothing."""
+chat session tokens, the handoff queue, agents' notes and surveys): gone with the
+conversation, so an old token opens nothing. The agents' audit rows stay, naming the
+conversation by hash from then on."""
 
 
 def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str]) -> None:
@@ -124,6 +130,12 @@ def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str
     for table, column in CONVERSATION_TABLES:
         if db[table].exists():
             db.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", conversations)
+    if db["agent_audit"].exists():
+        for conversation in conversations:
+            db.execute(
+                "UPDATE agent_audit SET conversation_id = ? WHERE conversation_id = ?",
+                [subject_hash(conversation), conversation],
+            )
 
 
 def _checkpoint(db: sqlite_utils.Database) -> None:
@@ -184,6 +196,8 @@ def _apply_retention(
             count = sum(n for _, n in moved)
             conversations += [anonymous for anonymous, _ in moved]
         db.execute("DELETE FROM derived_rows WHERE created_at < ?", [cutoff])
+        if db["agent_notes"].exists():
+            db.execute("DELETE FROM agent_notes WHERE created_at < ?", [cutoff])
         _recount(db, conversations)
         _audit(db, "retention", mode, None, turns=count, cutoff=cutoff)
     _checkpoint(db)

@@ -15,6 +15,8 @@ import os
 import sys
 
 from supportbot.cli import (
+    agents,
+    conversation_tests,
     demo,
     evaluation,
     handoff,
@@ -32,11 +34,13 @@ COMMAND_GROUPS = (
     project,
     serving,
     handoff,
+    agents,
     learning,
     report,
     models,
     privacy,
     evaluation,
+    conversation_tests,
     kb,
     demo,
 )

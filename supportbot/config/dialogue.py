@@ -72,6 +72,39 @@ class FormSpec(Strict):
         return self
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WORKING_WEEK: tuple[Weekday, ...] = WEEKDAYS[:5]
+CLOCK = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
+
+
+class OpeningHours(Strict):
+    """When the team answers, in its own time zone: told to a customer nobody can take."""
+
+    timezone: str = "UTC"
+    days: list[Weekday] = Field(default_factory=lambda: list(WORKING_WEEK))
+    open: str = "09:00"
+    close: str = "17:00"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
+
+    @field_validator("open", "close")
+    @classmethod
+    def _clock(cls, value: str) -> str:
+        if not CLOCK.match(value):
+            raise ValueError("expected a 24-hour time like 09:00")
+        return value
+
+
 class HandoffConfig(Strict):
     after_fallbacks: int = Field(default=2, ge=1)
     """Consecutive turns the bot could not answer before it offers and starts a handoff."""
@@ -82,6 +115,21 @@ class HandoffConfig(Strict):
     webhook_url: str | None = None
     """Where a handoff is delivered (JSON with the redacted transcript); none: only logged."""
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    queue_timeout: float = Field(default=300.0, gt=0)
+    """Seconds a conversation waits for an agent before it goes back to the bot."""
+    hours: OpeningHours | None = None
+    """The team's opening hours, told to a customer when nobody can take the conversation."""
+    alternative: str | None = None
+    """Another way to reach the team (an email address, a ticket form link), told then too."""
+
+
+class MenuItem(Strict):
+    """One quick reply of the menu a vague opener ("I need help") gets."""
+
+    title: str = Field(min_length=1)
+    payload: str = Field(pattern=r"^/\S")
+    """What the click sends, e.g. `/card_arrival`; it must map to something the bot does
+    (checked at training, like a response's buttons)."""
 
 
 class DialogueConfig(Strict):
@@ -91,6 +139,9 @@ class DialogueConfig(Strict):
     """Turns of (redacted) history kept in the conversation state for context."""
     forms: list[FormSpec] = Field(default_factory=list)
     handoff: HandoffConfig = Field(default_factory=HandoffConfig)
+    menu: list[MenuItem] = Field(default_factory=list, max_length=10)
+    """Quick replies offered to a vague opener ("I need help", "I have a question"), with
+    a "Talk to a person" button after them."""
 
     def form_for(self, intent: str) -> FormSpec | None:
         return next((form for form in self.forms if form.intent == intent), None)

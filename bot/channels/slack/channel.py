@@ -8,7 +8,6 @@ in the background, owned by the channel and drained on shutdown.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -29,7 +28,9 @@ from bot.channels.slack.dedupe import SlackEventStore
 from bot.channels.slack.settings import CONFIG_KEY, SlackSettings
 from bot.channels.slack.verify import SlackRequestVerifier
 from bot.dialogue.manager import DialogueManager
+from bot.handoff.events import PersonMessage, customer_deliveries
 from bot.server.http_errors import RequestError
+from bot.server.json_input import loads_checked
 from supportbot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -112,9 +113,8 @@ class SlackChannel:
         button = sm.clicked_button(payload) if payload.get("type") == "block_actions" else None
         if button is None or not _has_ids(payload, "channel", "user"):
             return
-        click_id = payload.get("trigger_id") or button.get("action_ts")
-        ref = f"action:{click_id}"
-        if click_id and not await self.events.claim(ref):
+        ref = f"action:{_click_id(payload, button)}"
+        if not await self.events.claim(ref):
             return
         target = sm.interaction_target(payload)
         message = sm.inbound(button["value"], target, ref)
@@ -159,8 +159,37 @@ class SlackChannel:
                 )
                 return
 
+    async def deliver(self, conversation_id: str, message: PersonMessage) -> bool:
+        """An agent's message (or a notice) posted once, in the conversation's thread, as
+        the bot user with the agent's name in the text."""
+        where = sm.conversation_place(conversation_id)
+        if where is None:
+            return False
+        text = f"*{message.agent}*: {message.text}" if message.kind == "agent" else message.text
+        try:
+            await self.web.chat_postMessage(channel=where[0], thread_ts=where[1], text=text)
+        except SLACK_ERRORS as exc:
+            log.error(
+                "slack agent message failed (conversation %s, %s)", conversation_id, _why(exc)
+            )
+            return False
+        return True
+
 
 SLACK = web.AppKey("slack_channel", SlackChannel)
+
+
+def _click_id(payload: dict, button: dict) -> str:
+    """What identifies one click, so a redelivered one is answered once: Slack's trigger id
+    or action time, else the user, the message and the button (one click per button: the
+    buttons are removed once answered)."""
+    click_id = payload.get("trigger_id") or button.get("action_ts")
+    if click_id:
+        return str(click_id)
+    message_ts = (payload.get("message") or {}).get("ts") or (payload.get("container") or {}).get(
+        "message_ts"
+    )
+    return f"{payload['user']['id']}:{payload['channel']['id']}:{message_ts}:{button['value']}"
 
 
 def _has_ids(payload: dict, *keys: str) -> bool:
@@ -180,6 +209,12 @@ def add_routes(app: web.Application, server: ServerSettings) -> None:
     if settings is None:
         return
     app.cleanup_ctx.append(_lifecycle(settings))
+
+    async def deliver(conversation_id: str, message: PersonMessage) -> bool:
+        channel = app.get(SLACK)
+        return await channel.deliver(conversation_id, message) if channel else False
+
+    customer_deliveries(app).register(sm.CHANNEL, deliver)
     if settings.config.mode == "events":
         verifier = SlackRequestVerifier(settings.signing_secret or "")
         app.router.add_post(EVENTS_PATH, _events_handler(verifier))
@@ -232,10 +267,9 @@ def _interactive_handler(verifier: SlackRequestVerifier):
     async def handler(request: web.Request) -> web.Response:
         body = await _verified_body(request, verifier)
         form = parse_qs(body.decode("utf-8", errors="replace"))
-        try:
-            payload = json.loads(form["payload"][0])
-        except (KeyError, json.JSONDecodeError):
-            raise RequestError('form field "payload" is required and must be JSON') from None
+        if "payload" not in form:
+            raise RequestError('form field "payload" is required and must be JSON')
+        payload = loads_checked(form["payload"][0], 'form field "payload"')
         if not isinstance(payload, dict):
             raise RequestError('form field "payload" must be a JSON object')
         await request.app[SLACK].accept_interaction(payload)

@@ -41,6 +41,16 @@ class SlackTarget:
         return base if self.direct else f"{base}:{self.thread_ts or self.user}"
 
 
+def conversation_place(conversation_id: str) -> tuple[str, str | None] | None:
+    """(channel, thread ts) a conversation id names, the inverse of
+    `SlackTarget.conversation_id`; None for an id that is not Slack's."""
+    parts = conversation_id.split(":")
+    if len(parts) not in (3, 4) or parts[0] != CHANNEL:
+        return None
+    thread = parts[3] if len(parts) == 4 and re.fullmatch(r"\d+\.\d+", parts[3]) else None
+    return parts[2], thread
+
+
 def event_kind(event: dict, bot_user_id: str | None) -> str | None:
     """DIRECT, MENTION or THREAD_MESSAGE for a customer's message; None for everything the
     bot must not answer: its own and other bots' messages, edits and other subtypes."""

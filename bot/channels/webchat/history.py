@@ -62,11 +62,16 @@ def live_turn(
 
 
 def _reply(stored: dict[str, Any]) -> dict[str, Any]:
+    """A bot reply; an agent's message or a notice (logged by bot/agents/desk.py) also
+    carries its `kind` and the agent's display name."""
     buttons = stored.get("buttons") or []
-    return {
+    reply: dict[str, Any] = {
         "text": str(stored.get("text") or ""),
         "buttons": [{"title": b.get("title"), "payload": b.get("payload")} for b in buttons],
     }
+    if stored.get("kind") in ("agent", "notice"):
+        reply.update(kind=stored["kind"], agent=stored.get("agent"))
+    return reply
 
 
 def _shown_text(message: str, buttons: list[dict]) -> str:

@@ -14,6 +14,7 @@ from bot.dialogue.manager import Next
 from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.state import ConversationState
 from bot.dialogue.turn import Turn
+from bot.handoff.desk import cancels_handoff
 from supportbot.turn_actions import ANSWERED
 
 
@@ -32,7 +33,7 @@ class TrackConversation:
         turn.state = state
         try:
             if state.handed_off:
-                turn.action = "handed_off"
+                await _while_handed_off(memory, turn, state)
             else:
                 await next_stage()
                 await _after_turn(memory, turn, state)
@@ -42,6 +43,21 @@ class TrackConversation:
             for reply in turn.dispatcher.replies:
                 state.remember("bot", memory.redact(reply.text), keep)
             await memory.save(state, now)
+
+
+async def _while_handed_off(
+    memory: ConversationMemory, turn: Turn, state: ConversationState
+) -> None:
+    """The bot stays silent; the message goes to whoever answers, unless the customer,
+    still waiting, cancels ("never mind") and gets the bot back."""
+    conversation = state.conversation_id
+    if cancels_handoff(turn.text) and await memory.desk.cancel(conversation):
+        state.release()
+        turn.action = "handoff"
+        turn.dispatcher.utter(messages.HANDOFF_CANCELLED)
+        return
+    turn.action = "handed_off"
+    await memory.desk.customer_wrote(conversation, turn.text)
 
 
 async def _after_turn(memory: ConversationMemory, turn: Turn, state: ConversationState) -> None:
@@ -54,8 +70,8 @@ async def _after_turn(memory: ConversationMemory, turn: Turn, state: Conversatio
     elif turn.action == "fallback":
         state.fallbacks += 1
         if state.fallbacks >= memory.config.handoff.after_fallbacks:
-            await memory.hand_off(turn, state, f"{state.fallbacks} fallbacks in a row")
+            reason = f"{state.fallbacks} fallbacks in a row"
             turn.dispatcher.clear()
-            turn.dispatcher.utter(messages.HANDOFF_AFTER_FALLBACKS)
+            await memory.hand_off(turn, state, reason, messages.HANDOFF_AFTER_FALLBACKS)
     elif turn.action in ANSWERED:
         state.fallbacks = 0
