@@ -28,7 +28,8 @@ from pathlib import Path
 
 import aiohttp
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("SUPPORTBOT_SHARED_DATA", "/work/shared/data"))
+"""BANKING77 and SGD (the checkout's ../shared/data in the lead's layout)."""
 ACTIONS = [
     ("intent_response", 0.52),
     ("retrieval", 0.14),
