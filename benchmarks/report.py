@@ -22,11 +22,17 @@ import gzip
 import json
 import os
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
+# Run as a script, this folder comes first on sys.path and its retrieval.py would
+# shadow the package: put the checkout there instead.
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0:1] = [str(ROOT)]
+
+import aiohttp  # noqa: E402
 
 SHARED = Path(os.environ.get("SUPPORTBOT_SHARED_DATA", "/work/shared/data"))
 """BANKING77 and SGD (the checkout's ../shared/data in the lead's layout)."""
