@@ -159,35 +159,84 @@ async def throughput(model_dir: Path, concurrency: int, seconds: float, rounds: 
                 for _ in range(rounds):
                     for mode in ("without", "with"):
                         scrape = token if mode == "with" else None
-                        done = await _drive(session, live.url, texts, concurrency, seconds, scrape)
+                        done, _ = await _drive(
+                            session, live.url, texts, concurrency, seconds, scrape
+                        )
                         results[mode].append(done / seconds)
     return results
 
 
-async def _drive(session, url: str, texts: list[str], concurrency: int, seconds: float, token):
+async def _drive(
+    session, url: str, texts: list[str], concurrency: int, seconds: float, token, page=False
+) -> tuple[int, list[float]]:
+    """Turns answered in `seconds` and their latencies; with `token`, /metrics is scraped
+    every second meanwhile, and with `page` too, /admin/analytics reports are computed
+    back to back."""
     deadline = time.perf_counter() + seconds
-    done = 0
+    done, latencies = 0, []
     counter = iter(range(10**9))
+    headers = {"Authorization": f"Bearer {token}"}
 
     async def client() -> None:
         nonlocal done
         while time.perf_counter() < deadline:
             n = next(counter)
             body = {"sender": f"bench-{n}", "message": texts[n % len(texts)]}
+            started = time.perf_counter()
             async with session.post(url + "/webhooks/rest/webhook", json=body) as response:
                 await response.read()
                 done += response.status == 200
+            latencies.append(time.perf_counter() - started)
 
     async def scraper() -> None:
-        headers = {"Authorization": f"Bearer {token}"}
         while time.perf_counter() < deadline:
             async with session.get(url + "/metrics", headers=headers) as response:
                 await response.read()
             await asyncio.sleep(1.0)
 
-    tasks = [client() for _ in range(concurrency)]
-    await asyncio.gather(*tasks, *([scraper()] if token else []))
-    return done
+    async def analytics() -> None:
+        while time.perf_counter() < deadline:
+            async with session.get(url + "/admin/analytics/report", headers=headers) as response:
+                await response.read()
+                assert response.status == 200, response.status
+
+    background = [scraper()] if token and not page else [analytics()] if page else []
+    await asyncio.gather(*(client() for _ in range(concurrency)), *background)
+    return done, latencies
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+async def latency_with_page(model_dir: Path, log: Path, concurrency: int, seconds: float) -> dict:
+    """Turn latency at `concurrency` without and while /admin/analytics reports run on
+    `log` (copied), alternated twice."""
+    import shutil
+
+    from bot.server.settings import ServerSettings
+    from retrieval.bot_model import BotModel
+    from supportbot.testing import live_server
+
+    model = BotModel.load(model_dir, encoder_process=True)
+    texts = [text for text, _ in read_messages(5000)]
+    found: dict[str, list[float]] = {"without": [], "with_page": []}
+    with tempfile.TemporaryDirectory() as folder:
+        served = Path(folder) / "log.db"
+        shutil.copy(log, served)
+        settings = ServerSettings(admin_token="bench-token", max_pending_turns=4096)
+        async with live_server(model, served, settings) as live:
+            async with aiohttp.ClientSession() as session:
+                await _drive(session, live.url, texts, concurrency, 3.0, None)
+                for _ in range(2):
+                    for mode in ("without", "with_page"):
+                        page = mode == "with_page"
+                        _, seen = await _drive(
+                            session, live.url, texts, concurrency, seconds, "bench-token", page
+                        )
+                        found[mode] += seen
+    return {mode: (percentile(v, 0.5), percentile(v, 0.95), len(v)) for mode, v in found.items()}
 
 
 def main() -> None:
@@ -198,6 +247,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--skip-report", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--page-log", type=Path, help="log for the /admin/analytics latency part (with --model)"
+    )
+    parser.add_argument("--page-concurrency", type=int, default=16)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()}")
     if not args.skip_report:
@@ -209,7 +263,17 @@ def main() -> None:
             seconds, totals = time_report(log, Path(folder) / "report")
             print(f"report on {args.turns} turns: {seconds:.1f} s; totals: {json.dumps(totals)}")
             print(f"load average: {os.getloadavg()}")
-    if args.model:
+    if args.model and args.page_log:
+        seen = asyncio.run(
+            latency_with_page(args.model, args.page_log, args.page_concurrency, args.seconds)
+        )
+        for mode, (p50, p95, count) in seen.items():
+            print(
+                f"turn latency at concurrency {args.page_concurrency}, {mode}: "
+                f"p50 {p50:.1f} ms, p95 {p95:.1f} ms ({count} turns)"
+            )
+        print(f"load average: {os.getloadavg()}")
+    if args.model and not args.skip_throughput:
         found = asyncio.run(throughput(args.model, args.concurrency, args.seconds, args.rounds))
         without = sum(found["without"]) / len(found["without"])
         scraped = sum(found["with"]) / len(found["with"])
