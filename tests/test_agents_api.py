@@ -4,6 +4,8 @@ nobody signed in the customer hears the alternative while the bot keeps answerin
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import sqlite_utils
 
@@ -179,3 +181,32 @@ async def test_with_nobody_signed_in_a_classifier_only_bot_keeps_answering(tiny_
             assert "https://example.com/ticket" in notice
             answer = texts(await say(session, live.url, "eve", "what is the weather on mars"))
             assert answer and all(answer)
+
+
+async def test_a_waiting_customer_can_cancel_and_the_queue_times_out(tiny_model, tmp_path):
+    db = tmp_path / "log.db"
+    secret = create_agent(db, "dana")
+    handoff = HandoffConfig(queue_timeout=1.0)
+    settings = ServerSettings(dialogue=DialogueConfig(handoff=handoff))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        live_server(tiny_model, db, settings) as live,
+        aiohttp.ClientSession(cookie_jar=jar) as session,
+    ):
+        await sign_in(session, live.url, "dana", secret)
+        assert texts(await say(session, live.url, "ida", "talk to a human please"))[0] == (
+            messages.HANDOFF_CONFIRMED
+        )
+        assert texts(await say(session, live.url, "ida", "never mind")) == [
+            messages.HANDOFF_CANCELLED
+        ]
+        assert texts(await say(session, live.url, "ida", "where is my order?")) != []
+
+        await say(session, live.url, "ida", "talk to a human please")
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            listed = (await (await session.get(live.url + CONVERSATIONS)).json())["conversations"]
+            if not listed:
+                break
+        replies = texts(await say(session, live.url, "ida", "where is my order?"))
+        assert replies[0] == messages.HANDOFF_QUEUE_TIMEOUT and len(replies) >= 2

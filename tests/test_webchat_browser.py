@@ -19,6 +19,7 @@ from bot.dialogue.manager import Next, stage_name
 from bot.dialogue.turn import Turn
 from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
+from supportbot.testing.agents import create_agent, sign_in
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -123,13 +124,16 @@ async def test_widget_end_to_end_in_chromium(tiny_model, tmp_path):
         token = await page.evaluate(
             "Object.keys(localStorage).map(k => localStorage.getItem(k))[0]"
         )
-        async with aiohttp.ClientSession() as session:
+        secret = create_agent(live.db_path, "dana")
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as session:
+            await sign_in(session, live.url, "dana", secret)  # a person can take it
             url = live.url + "/webchat/api/messages"
             body = {"text": "I want to talk to a human"}
             async with session.post(url, json=body, headers={TOKEN_HEADER: token}) as response:
                 assert response.status == 200
-        await expect(chat(page).locator(".sb-badge")).to_have_text("1")
-        await expect(page.get_by_role("button", name="Open chat, 1 unread")).to_be_visible()
+        # the confirmation and the customer's place in the queue
+        await expect(chat(page).locator(".sb-badge")).to_have_text("2")
+        await expect(page.get_by_role("button", name="Open chat, 2 unread")).to_be_visible()
 
         await page.reload()
         await page.get_by_role("button", name="Open chat").click()
