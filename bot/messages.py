@@ -65,6 +65,16 @@ BOT_IDENTITY = (
 
 YOU_ARE_WELCOME = "You're welcome! Is there anything else I can help with?"
 
+STILL_HERE = "Yes, I'm still here. What can I help you with?"
+
+MENU = "Of course. Here are some things I can help with, or just tell me what's going on:"
+
+MENU_HUMAN_BUTTON = "Talk to a person"
+
+OPTION_UNAVAILABLE = (
+    'Sorry, I can\'t do that from here right now. Tell me what you need, or say "talk to a human".'
+)
+
 FORM_CANCELLED = "No problem, I've stopped that. What else can I help with?"
 
 FORM_INVALID = {

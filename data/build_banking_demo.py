@@ -129,6 +129,47 @@ BUTTONS: dict[str, list[tuple[str, str]]] = {
     "terminate_account": [("Close my account", "/close_account"), HUMAN],
 }
 
+# What each payload does, written once beside it in bot.yml (on its first button): the demo
+# has no banking back end, so a button walks the customer through the step it names, gives
+# the help-centre article about it, or hands off. `/talk_to_human` is a handoff intent and
+# needs nothing declared.
+CLICKS: dict[str, tuple[str, str]] = {
+    "/track_card": (
+        "reply",
+        "To track your card, open Cards and tap Track delivery: you'll see the date it was posted and, for express delivery, the courier's tracking link. If it's been more than 5 working days (10 outside the UK and EEA), tell me here and I'll pass you to a colleague who can cancel it and send a new one for free.",
+    ),
+    "/freeze_card": (
+        "reply",
+        'To freeze your card now, open Cards, tap the card and switch on Freeze: it works instantly, blocks payments and withdrawals, and you can unfreeze it the same way at any time. Can\'t get into the app? Say "talk to a human" and a colleague will freeze it for you.',
+    ),
+    "/order_replacement_card": ("article", "Replacing a card"),
+    "/report_payment": (
+        "reply",
+        "To report it, tap the transaction in your list, choose 'Report an issue' and pick what went wrong. We'll look into it and update you in the app; if the card may be compromised, freeze it first under Cards > Freeze.",
+    ),
+    "/activate_card": (
+        "reply",
+        "To activate it, open Cards, tap the new card, choose Activate and enter the 6-digit code from the letter it came with. Your first payment then needs chip and PIN; contactless works after that.",
+    ),
+    "/show_pin": (
+        "reply",
+        "To see your PIN, open Cards, tap the card and choose Show PIN; you'll be asked for your passcode or fingerprint first. We never send PINs by post, email or chat.",
+    ),
+    "/reset_passcode": (
+        "reply",
+        "To reset your passcode, log out, tap 'Forgot passcode?' on the login screen, enter the code we email you and take a quick selfie to confirm it's you. Then choose a new passcode; nobody from our team will ever ask you for it.",
+    ),
+    "/create_virtual_card": (
+        "reply",
+        "To create a virtual card, open Cards, tap '+' and choose Virtual card, then confirm. It's free and ready at once: tap it to see the card details, or add it to Apple Pay or Google Pay.",
+    ),
+    "/order_card": (
+        "reply",
+        "To order a card, open Cards, tap '+' and choose Physical card, check your delivery address and confirm. Your first card is free with standard delivery (up to 5 working days in the UK and EEA); express delivery is offered with its fee before you confirm.",
+    ),
+    "/close_account": ("article", "Closing your account"),
+}
+
 OUT_OF_SCOPE: list[str] = [
     "what's the weather like tomorrow",
     "tell me a joke",
@@ -224,6 +265,7 @@ def render_bot_yaml() -> str:
         "version: 1",
         "intents:",
     ]
+    declared: set[str] = set()
     for intent, text in RESPONSES.items():
         lines += [f"  {_yaml_key(intent)}:", "    responses:"]
         buttons = BUTTONS.get(intent)
@@ -236,6 +278,10 @@ def render_bot_yaml() -> str:
                 f"          - title: {_quote(title)}",
                 f"            payload: {_quote(payload)}",
             ]
+            if payload in CLICKS and payload not in declared:
+                kind, value = CLICKS[payload]
+                lines.append(f"            {kind}: {_quote(value)}")
+                declared.add(payload)
     lines.append("out_of_scope:")
     lines += [f"  - {_quote(text)}" for text in OUT_OF_SCOPE]
     return "\n".join(lines) + "\n"

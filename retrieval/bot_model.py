@@ -25,6 +25,7 @@ from retrieval.kb_answers import KbAnswers
 from retrieval.model_dir import Manifest, read_manifest
 from retrieval.ranker import ResponseRanker
 from supportbot.errors import ModelError
+from supportbot.payloads import payload_name
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,18 @@ class ResponseTemplate:
     text: str
     buttons: tuple[tuple[str, str], ...] = ()
     """(title, payload) pairs."""
+
+
+@dataclass(frozen=True)
+class ClickTarget:
+    """What a quick reply's payload was declared to do in the bot definition: answer as an
+    intent, start a form, run a custom action, give an article, or give a written reply."""
+
+    kind: str
+    value: str
+    text: str | None = None
+    """For an article: its text as trained (the click is answered without a search)."""
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +88,9 @@ class ServedModel(Protocol):
     @property
     def kb_answers(self) -> KbAnswers | None: ...
 
+    @property
+    def click_targets(self) -> dict[str, ClickTarget]: ...
+
     def analyse(self, texts: list[str], search: Sequence[bool] | None = None) -> list[Analysis]: ...
 
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]: ...
@@ -94,6 +110,7 @@ class BotModel:
         responses: dict[str, list[ResponseTemplate]],
         ranker: ResponseRanker | None = None,
         kb_answers: KbAnswers | None = None,
+        click_targets: dict[str, ClickTarget] | None = None,
     ):
         self.manifest = manifest
         self.encoder = encoder
@@ -104,6 +121,8 @@ class BotModel:
         """Chooses replies from dialogue context; None when trained without dialogues."""
         self.kb_answers = kb_answers
         """Knowledge-base answers the classifier names as classes; None when it has none."""
+        self.click_targets = click_targets or {}
+        """Payload name -> what its buttons were declared to do (responses.json)."""
 
     @property
     def version(self) -> str:
@@ -131,7 +150,9 @@ class BotModel:
             model_dir, manifest.labels, settings, lexical=info.lexical is not None
         )
         index = PassageIndex.open(model_dir, manifest.retrieval) if manifest.retrieval else None
-        responses = _load_responses(model_dir / manifest.responses) if manifest.responses else {}
+        responses_file = model_dir / manifest.responses if manifest.responses else None
+        responses = _load_responses(responses_file) if responses_file else {}
+        click_targets = _load_click_targets(responses_file) if responses_file else {}
         ranker = None
         if manifest.ranker:
             # One thread, as the classifier's encoder has (serving_encoder): two would spin
@@ -140,7 +161,9 @@ class BotModel:
         kb_answers = (
             KbAnswers.load(model_dir / manifest.kb_answers) if manifest.kb_answers else None
         )
-        return cls(manifest, encoder, classifier, index, responses, ranker, kb_answers)
+        return cls(
+            manifest, encoder, classifier, index, responses, ranker, kb_answers, click_targets
+        )
 
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         """Each message's prediction with the classifier's reasons for it (ranking, nearest
@@ -261,3 +284,20 @@ def _load_responses(path: Path) -> dict[str, list[ResponseTemplate]]:
         ]
         for intent, variants in raw.items()
     }
+
+
+def _load_click_targets(path: Path) -> dict[str, ClickTarget]:
+    """Payload name -> declared target, from the buttons in responses.json (training checked
+    that one payload is declared to do one thing)."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    targets = {}
+    for variants in raw.values():
+        for variant in variants:
+            for button in variant["buttons"]:
+                name = payload_name(button["payload"])
+                target = button.get("target")
+                if name is not None and target is not None:
+                    targets[name] = ClickTarget(
+                        target["kind"], target["value"], target.get("text"), target.get("url")
+                    )
+    return targets

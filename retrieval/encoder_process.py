@@ -21,6 +21,7 @@ import weakref
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
@@ -53,6 +54,9 @@ class EncoderProcess:
     object is closed or collected, or when the server exits.
     """
 
+    restarts: ClassVar[int] = 0
+    """Children started again after one died, in this process (the server's metrics)."""
+
     def __init__(self, onnx_dir: Path, start_timeout: float = START_TIMEOUT_SECONDS):
         self.path = Path(onnx_dir)
         self._start_timeout = start_timeout
@@ -77,7 +81,7 @@ class EncoderProcess:
     def encode_layers(self, texts: list[str], count: int, batch_size: int = 64) -> np.ndarray:
         """As `OnnxEncoder.encode_layers`, computed in the child."""
         with self._lock:
-            pipe = self._pipe if self._pipe is not None else self._start()
+            pipe = self._pipe if self._pipe is not None else self._restart()
             try:
                 pipe.send((list(texts), count, batch_size))
                 status, payload = pipe.recv()
@@ -96,6 +100,11 @@ class EncoderProcess:
         """Stop the child (idempotent)."""
         with self._lock:
             self._discard()
+
+    def _restart(self) -> Connection:
+        """A new child in place of one that died."""
+        EncoderProcess.restarts += 1
+        return self._start()
 
     def _start(self) -> Connection:
         """Start the child and wait for its first reply; returns the pipe to it."""
@@ -145,6 +154,11 @@ class EncoderProcess:
     def _discard(self) -> None:
         self._stop()
         self._process = self._pipe = None
+
+
+def encoder_restarts() -> int:
+    """Encoder children started again after one died, in this process."""
+    return EncoderProcess.restarts
 
 
 def _stop_child(process: BaseProcess, pipe: Connection) -> None:

@@ -72,6 +72,16 @@ class RetrievalInfo(_Section):
     """Seeds IVF k-means when `supportbot kb` rebuilds the index."""
     calibration: dict
     """How min_score was chosen: method, held-out counts, precision and coverage."""
+    article_min_score: float | None = None
+    """The threshold for help-article hits, calibrated on their own (no answer key to
+    judge them by, so on the held-out off-topic questions they must not answer); None:
+    `min_score` for every hit (models trained before it existed)."""
+
+    def threshold_for(self, kind: str) -> float:
+        """The abstain threshold for a hit of this passage kind ("article" or "qa")."""
+        if kind == "article" and self.article_min_score is not None:
+            return self.article_min_score
+        return self.min_score
 
 
 class RankerInfo(_Section):

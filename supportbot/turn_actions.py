@@ -22,6 +22,8 @@ TurnAction = Literal[
     "thanks",
     "goodbye",
     "bot_identity",
+    "still_there",
+    "menu",
     "fallback",
     "handoff",
     "handed_off",
@@ -35,19 +37,22 @@ TurnAction = Literal[
 """`pending`: not decided yet (never logged by a finished turn). The others, in order:
 an intent's response, a knowledge-base answer, a reply the response ranker chose from
 the reply pool, a clarifying question, a form's question or answer, a custom action that
-ran or failed, four kinds of small talk, a request to rephrase, a handoff to a person,
-silence while a person owns the conversation, a message moderation blocked, a repeat
-that was damped, a sender over the rate limit, an unexpected error; and, logged outside
-a customer's turn (no customer message), an agent's message and a handoff notice ("Dana
-joined", the queue timing out)."""
+ran or failed, six kinds of small talk (greeting, thanks, goodbye, bot identity, "are you
+still there?", and a vague opener answered with the menu), a request to rephrase, a
+handoff to a person, silence while a person owns the conversation, a message moderation
+blocked, a repeat that was damped, a sender over the rate limit, an unexpected error;
+and, logged outside a customer's turn (no customer message), an agent's message and a
+handoff notice ("Dana joined", the queue timing out)."""
 
 TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
 
-SMALL_TALK: frozenset[TurnAction] = frozenset({"greeting", "thanks", "goodbye", "bot_identity"})
+SMALL_TALK: frozenset[TurnAction] = frozenset(
+    {"greeting", "thanks", "goodbye", "bot_identity", "still_there", "menu"}
+)
 """Answered by the small-talk rules, without the intent model."""
 
 ANSWERED: frozenset[TurnAction] = frozenset(
-    {"intent_response", "retrieval", "clarify", "form", "action"}
+    {"intent_response", "retrieval", "clarify", "form", "action", "menu"}
 )
 """Turns that end a run of fallbacks (the count towards a handoff starts again)."""
 
@@ -56,3 +61,29 @@ NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
 )
 """Turns kept out of training rows and review picks: what the bot refused or could not
 handle says nothing about what the customer meant."""
+
+
+HandoffReason = Literal["asked", "repeated_fallbacks", "abuse", "action_failure", "policy", "other"]
+"""Why a conversation went to a person, as metrics and analytics count it: the customer
+asked (words or a handoff intent), fallbacks in a row, moderation (abuse or threats), a
+custom action that failed, a custom action or rule that paused the bot (policy)."""
+
+HANDOFF_REASONS: tuple[HandoffReason, ...] = get_args(HandoffReason)
+
+
+def handoff_reason_kind(reason: str | None) -> HandoffReason:
+    """The kind of a handoff reason as the dialogue writes it (`customer asked`,
+    `intent talk_to_human`, `2 fallbacks in a row`, `moderation: threat`,
+    `action failed: ...`, `action pause_bot`), so labels stay a small fixed set."""
+    text = (reason or "").strip().lower()
+    if text == "customer asked" or text.startswith("intent "):
+        return "asked"
+    if text.endswith("fallbacks in a row"):
+        return "repeated_fallbacks"
+    if text.startswith("moderation"):
+        return "abuse"
+    if text.startswith("action failed"):
+        return "action_failure"
+    if text.startswith("action "):
+        return "policy"
+    return "other"

@@ -69,6 +69,17 @@ async def test_a_failing_batch_fails_each_of_its_waiters_and_the_batcher_goes_on
     await batcher.aclose()
 
 
+async def test_a_failing_batch_is_retried_alone_so_only_the_bad_item_fails():
+    items = ["b", "boom", "c", "d"]
+    model, batcher, first, rest = await queue_behind_a_running_batch(8, items)
+    assert await first == "A"
+    outcomes = await asyncio.gather(*rest, return_exceptions=True)
+    assert outcomes[0::2] == ["B", "C"] and outcomes[3] == "D"
+    assert isinstance(outcomes[1], ValueError) and str(outcomes[1]) == "model failed"
+    assert model.batches == [["a"], items, ["b"], ["boom"], ["c"], ["d"]]
+    await batcher.aclose()
+
+
 async def test_submit_after_close_is_refused():
     batcher = MicroBatcher(lambda items: items)
     batcher.start()

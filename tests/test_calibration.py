@@ -10,6 +10,7 @@ from training.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
+from training.cross_validation import fold_of
 
 
 def test_without_oos_examples_thresholds_keep_correct_and_reject_wrong():
@@ -91,3 +92,26 @@ def test_the_confidence_alone_without_enough_out_of_scope_examples_or_help():
         np.r_[confidence, confidence], np.r_[support, support], enough
     )
     assert weight == 0.0 and len(set(aurocs.values())) == 1  # a constant similarity adds nothing
+
+
+def test_with_oos_examples_ties_go_to_the_tighter_thresholds():
+    # Every support threshold up to the in-scope minimum keeps all and rejects all the
+    # out-of-scope examples: the tightest of them also guards against unseen ones.
+    rng = np.random.default_rng(0)
+    confidence = np.concatenate([rng.uniform(0.6, 1.0, 50), rng.uniform(0.0, 0.3, 10)])
+    support = np.concatenate([rng.uniform(0.5, 1.0, 50), rng.uniform(0.0, 0.4, 10)])
+    is_oos = np.array([False] * 50 + [True] * 10)
+    none = np.zeros(60, dtype=bool)
+    t_conf, t_support = choose_thresholds(confidence, support, none, ~is_oos, is_oos, 0.05)
+    assert t_conf == confidence[:50].min()
+    assert t_support == support[:50].min()
+
+
+def test_folds_are_stratified_and_singletons_always_train():
+    targets = np.array([0] * 10 + [1] * 7 + [2])
+    folds = fold_of(targets, 5, seed=0)
+    assert folds[17] == -1
+    for label in (0, 1):
+        counts = np.bincount(folds[targets == label], minlength=5)
+        assert counts.max() - counts.min() <= 1
+    assert sorted(set(folds[:17].tolist())) == [0, 1, 2, 3, 4]

@@ -23,7 +23,7 @@ from bot.dialogue.turn import Turn
 from bot.handoff.notifier import HandoffNotifier, asks_for_human
 from retrieval.bot_model import Analysis
 from retrieval.intent_classifier import IntentPrediction
-from supportbot.config.dialogue import DialogueConfig, FormSpec, SlotSpec
+from supportbot.config.dialogue import DialogueConfig, FormSpec, MenuItem, SlotSpec
 
 
 class MemoryStates:
@@ -192,6 +192,45 @@ def test_small_talk_only_catches_whole_messages(text, kind):
 
 
 @pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("thanks, bye", "goodbye"),
+        ("ok thank you, goodbye!", "goodbye"),
+        ("cheers and bye", "goodbye"),
+        ("that's all, thanks", "goodbye"),
+        ("great thanks", "thanks"),
+        ("I need help", "menu"),
+        ("hi, I have a question", "menu"),
+        ("Can you help me?", "menu"),
+        ("help please", "menu"),
+        ("I need help with my card", None),
+        ("are you still there?", "still_there"),
+        ("hello??", "still_there"),
+        ("is anyone there", "still_there"),
+        ("are you there for me on sundays", None),
+    ],
+)
+def test_small_talk_covers_what_customers_say(text, kind):
+    assert small_talk(text) == kind
+
+
+async def test_a_vague_opener_gets_the_menu_and_is_not_a_miss():
+    menu = [MenuItem(title="Where is my card?", payload="/card_arrival")]
+    manager, states, _ = build(DialogueConfig(menu=menu))
+    assert await say(manager, "blorp") == [messages.FALLBACK]
+    replies = await manager.handle(InboundMessage("c1", "I need help", "test"))
+    assert [r.text for r in replies] == [messages.MENU]
+    assert [(b.title, b.payload) for b in replies[0].buttons] == [
+        ("Where is my card?", "/card_arrival"),
+        (messages.MENU_HUMAN_BUTTON, "/human_handoff"),
+    ]
+    assert states.saved["c1"]["fallbacks"] == 0
+    assert await say(manager, "are you still there?") == [messages.STILL_HERE]
+    assert await say(manager, "thanks, bye") == [messages.GOODBYE]
+    assert states.saved["c1"]["status"] == "bot"
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("talk to a human", True),
@@ -341,3 +380,66 @@ def test_form_whose_done_template_names_an_unknown_slot_is_a_config_error():
             slots=[SlotSpec(name="name", question="Name?")],
             done="Hi {name.__class__}",
         )
+
+
+def prediction_for(intent: str | None) -> Analysis:
+    return Analysis(
+        IntentPrediction(
+            intent=intent or "out_of_scope",
+            confidence=0.9 if intent else 0.1,
+            out_of_scope=intent is None,
+            ambiguous=False,
+            ranking=[(intent or "order_status", 0.9 if intent else 0.1)],
+        ),
+        [],
+    )
+
+
+FOLLOW_UP_SCRIPT = {
+    "my parcel has not arrived": "order_status",
+    "how long will it take to get there?": "shipping_time",
+    "my parcel has not arrived. it's been two weeks now and still nothing": "order_status",
+    "I want to send a gift abroad. how long will it take to get there?": "international",
+}
+
+
+async def follow_up_analyse(text: str) -> Analysis:
+    return prediction_for(FOLLOW_UP_SCRIPT.get(text))
+
+
+def build_with_follow_ups():
+    from bot.dialogue.stages.follow_ups import FollowUps
+
+    memory = ConversationMemory(DialogueConfig(), MemoryStates(), HandoffNotifier(None), str)
+
+    async def understand(turn: Turn, next_stage) -> None:
+        turn.analysis = await follow_up_analyse(turn.text)
+        await next_stage()
+
+    stages = [
+        TrackConversation(memory),
+        DialogueRules(memory),
+        understand,
+        FollowUps(follow_up_analyse),
+        IntentRules(memory),
+        simple_policy,
+    ]
+    return DialogueManager(stages)
+
+
+async def test_a_follow_up_is_read_with_the_previous_customer_turn():
+    manager = build_with_follow_ups()
+    assert await say(manager, "my parcel has not arrived") == ["answer for order_status"]
+    # Alone it means nothing (out of scope); with the turn before it, it is about the parcel.
+    assert await say(manager, "it's been two weeks now and still nothing") == [
+        "answer for order_status"
+    ]
+    other = build_with_follow_ups()
+    assert await say(other, "I want to send a gift abroad") == [messages.FALLBACK]
+    # Alone it is confidently about shipping; pointing back ("it", "there"), the thread wins.
+    assert await say(other, "how long will it take to get there?") == ["answer for international"]
+
+
+async def test_a_first_message_and_a_self_contained_one_are_read_alone():
+    manager = build_with_follow_ups()
+    assert await say(manager, "how long will it take to get there?") == ["answer for shipping_time"]

@@ -220,3 +220,17 @@ def test_compose_train_command_parses_with_the_cli(compose: dict):
     command = compose["services"]["train"]["command"]
 
     _cli_parser().parse_args(command)
+
+
+def test_compose_serves_with_the_image_command_and_requires_the_rest_token(
+    runtime: Stage, compose: dict
+):
+    """The REST channel is closed by default in compose: the bot's command is the image's
+    with `--require-rest-token`, and the token variable is the one the config names."""
+    from supportbot.config.channels import RestConfig
+
+    bot = compose["services"]["bot"]
+    assert bot["command"] == [*exec_form(runtime.last("CMD")), "--require-rest-token"]
+    assert _cli_parser().parse_args(bot["command"]).require_rest_token is True
+    variable = RestConfig().token_env
+    assert bot["environment"][variable] == "${" + variable + ":-}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,24 @@ def test_the_config_names_exactly_the_checksums_detection_implements():
     from supportbot.config.moderation import CHECKSUM_NAMES
 
     assert set(CHECKSUM_NAMES) == set(CHECKSUMS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 4111.1111.1111.1111 ok", [("4111.1111.1111.1111", "CARD")]),
+        ("card 4111/1111/1111/1111 ok", [("4111/1111/1111/1111", "CARD")]),
+        ("card4111111111111111exp 12/27", [("4111111111111111", "CARD")]),
+        ("write to jürgen.müller@bücher.de today", [("jürgen.müller@bücher.de", "EMAIL")]),
+        ("почта иван@пример.рф", [("иван@пример.рф", "EMAIL")]),
+        ("paid 1.50 on 12/05/2024 ref 4111.1111.1111.1112", []),
+    ],
+)
+def test_cards_with_dots_slashes_or_glued_to_letters_and_non_ascii_emails(text, expected):
+    assert spans(text) == expected
+
+
+def test_a_long_run_of_numbers_is_checked_in_linear_time():
+    started = time.perf_counter()
+    assert spans("1.1 " * 500) == []  # 1000 groups, none a card (no network starts with 1)
+    assert time.perf_counter() - started < 1.0

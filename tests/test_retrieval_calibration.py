@@ -61,3 +61,38 @@ def test_thin_data_falls_back_to_the_configured_default(tiny_model_dir):
         {"method": "configured"},
     )
     index.store.close()
+
+
+def test_help_articles_get_a_threshold_of_their_own_never_above_the_pairs(tiny_model_dir):
+    retrieval = read_manifest(tiny_model_dir).retrieval
+    article = retrieval.article_min_score
+    assert article is not None and article <= retrieval.min_score
+    assert retrieval.threshold_for("article") == article
+    assert retrieval.threshold_for("qa") == retrieval.min_score
+
+
+def test_the_article_threshold_lets_at_most_the_pairs_share_of_negatives_through(tiny_model_dir):
+    from retrieval.bot_model import load_serving_encoder
+    from training.loader import load_project
+    from training.retrieval_calibration import calibrate_article_min_score, negative_questions
+    from training.scaffold import scaffold_project
+
+    manifest = read_manifest(tiny_model_dir)
+    info = manifest.retrieval
+    index = PassageIndex.open(tiny_model_dir, info)
+    encoder = load_serving_encoder(tiny_model_dir, manifest)
+    project = tiny_model_dir.parent / "scaffold-for-calibration"
+    if not project.exists():
+        scaffold_project(project)
+    data = load_project(project).data
+    threshold = calibrate_article_min_score(
+        index, encoder.encode, data, info.min_score, info.calibration
+    )
+    negatives = negative_questions(data)
+    found = index.search(negatives, encoder.encode(negatives), 4)
+    answered = sum(
+        any(h.passage.kind == "article" and h.score >= threshold for h in hits) for hits in found
+    )
+    allowed = max(info.calibration["negatives_answered"], 0.01)
+    assert answered / len(negatives) <= allowed
+    index.store.close()

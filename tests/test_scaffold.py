@@ -15,6 +15,7 @@ from training.schema import OUTCOMES, SPEAKERS
 
 EXPECTED = {
     "supportbot.yml",
+    "conversations.yml",
     "data/bot.yml",
     "data/dialogues.jsonl",
     "data/kb/shop-help.md",

@@ -10,6 +10,9 @@ import pytest
 import sqlite_utils
 
 from bot import messages
+from bot.server import auth
+from bot.server.http_errors import RequestError
+from bot.server.parse import ParseLimiter
 from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 
@@ -148,25 +151,105 @@ async def test_personal_data_is_redacted_in_the_log(server):
     assert "4111" not in row["message"] and "<CARD>" in row["message"]
 
 
-async def test_model_parse_shows_ranking_and_retrieval(server):
-    live, session = server
-    async with session.post(live.url + "/model/parse", json={"text": "where is my order"}) as r:
+ADMIN = {"Authorization": "Bearer parse-t0ken"}
+
+
+@pytest.fixture
+async def parse_server(tiny_model, tmp_path):
+    """A server with an admin token, which /model/parse requires."""
+    settings = ServerSettings(admin_token="parse-t0ken")
+    async with live_server(tiny_model, tmp_path / "log.db", settings) as live:
+        async with aiohttp.ClientSession() as session:
+            yield live, session
+
+
+async def test_model_parse_shows_ranking_and_retrieval(parse_server):
+    live, session = parse_server
+    body = {"text": "where is my order"}
+    async with session.post(live.url + "/model/parse", json=body, headers=ADMIN) as r:
         assert r.status == 200
         body = await r.json()
     assert body["intent"]["name"] == "order_status"
     assert body["intent_ranking"][0]["name"] == "order_status"
     # Searched even though the intent is confident: the caller asked for the NLU view.
-    assert body["retrieval"] and {"score", "title"} <= set(body["retrieval"][0])
+    assert body["retrieval"] and {"score", "title", "kind"} <= set(body["retrieval"][0])
+    # A question-and-answer passage's title is a customer's question: never returned.
+    assert all(hit["title"] is None for hit in body["retrieval"] if hit["kind"] == "qa")
 
 
-async def test_model_parse_explains_on_request(server):
-    live, session = server
+async def test_model_parse_explains_on_request(parse_server):
+    live, session = parse_server
     body = {"text": "what is the boiling point of tungsten", "explain": True}
-    async with session.post(live.url + "/model/parse", json=body) as r:
+    async with session.post(live.url + "/model/parse", json=body, headers=ADMIN) as r:
         assert r.status == 200
         explanation = (await r.json())["explanation"]
     assert explanation["out_of_scope"] is True
     assert explanation["out_of_scope_reason"].startswith("failed: ")
-    assert {c["check"] for c in explanation["checks"]} >= {"confidence"}
+    # "confidence", or "confidence + 2 x similarity" when training chose a support weight
+    assert any(c["check"].startswith("confidence") for c in explanation["checks"])
     assert len(explanation["nearest_examples"]) == 3
-    assert set(explanation["nearest_examples"][0]) == {"text", "intent", "similarity"}
+    # Training examples may be customers' messages: their texts are left out.
+    assert set(explanation["nearest_examples"][0]) == {"intent", "similarity"}
+
+
+@pytest.mark.parametrize(
+    ("headers", "status", "reason"),
+    [
+        ({}, 401, auth.TOKEN_MISSING),
+        ({"Authorization": "Bearer nope"}, 403, auth.TOKEN_INVALID),
+    ],
+)
+async def test_model_parse_without_the_admin_token_is_refused(
+    parse_server, headers, status, reason
+):
+    live, session = parse_server
+    async with session.post(live.url + "/model/parse", json={"text": "hi"}, headers=headers) as r:
+        assert (r.status, await r.json()) == (status, {"error": reason, "status": status})
+
+
+async def test_model_parse_is_disabled_without_an_admin_token_unless_exposed(
+    server, tiny_model, tmp_path
+):
+    live, session = server
+    async with session.post(live.url + "/model/parse", json={"text": "hi"}) as r:
+        assert (r.status, await r.json()) == (403, {"error": auth.DISABLED, "status": 403})
+    settings = ServerSettings(expose_parse=True)
+    async with live_server(tiny_model, tmp_path / "exposed.db", settings) as exposed:
+        async with session.post(exposed.url + "/model/parse", json={"text": "hi"}) as r:
+            assert r.status == 200
+
+
+def test_parse_calls_are_limited_at_once_and_per_minute() -> None:
+    limiter = ParseLimiter(in_flight=1, per_minute=2)
+    limiter.enter(0.0)
+    with pytest.raises(RequestError, match="at most 1 calls at once") as busy:
+        limiter.enter(1.0)
+    assert busy.value.status == 429
+    limiter.leave()
+    limiter.enter(2.0)
+    limiter.leave()
+    with pytest.raises(RequestError, match="limited to 2 calls a minute"):
+        limiter.enter(3.0)
+    limiter.enter(60.5)  # the first call is more than a minute old
+
+
+async def test_a_button_does_what_the_bot_definition_declares(server, tiny_model):
+    live, session = server
+    status, body = await post(session, live.url, {"sender": "dan", "message": "/start_return"})
+    assert status == 200
+    assert body[0]["text"].startswith("To start a return, open My account > Orders")
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    assert json.loads(row["metadata"])["clicked"] == "start_return"
+
+
+async def test_a_rasa_payload_with_slots_answers_as_its_intent(server, tiny_model):
+    live, session = server
+    message = '/order_status{"order_number": "AB123456"}'
+    status, body = await post(session, live.url, {"sender": "eve", "message": message})
+    assert status == 200
+    assert body[0]["text"] in {r.text for r in tiny_model.responses["order_status"]}
+    [row] = turns(live.db_path)
+    assert row["action"] == "intent_response"
+    [state] = sqlite_utils.Database(live.db_path)["conversation_state"].rows
+    assert json.loads(state["state"])["slots"] == {"order_number": "AB123456"}

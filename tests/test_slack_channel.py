@@ -15,6 +15,7 @@ from aiohttp import web
 
 from bot import messages
 from bot.channels.slack.channel import EVENTS_PATH, INTERACTIVE_PATH, SLACK
+from bot.channels.slack.messages import QUICK_REPLIES_BLOCK
 from bot.channels.slack.settings import SlackSettings, settings_from_config
 from bot.server.app import create_app
 from bot.server.settings import AppDeps, ServerSettings
@@ -293,6 +294,33 @@ async def test_quick_reply_buttons_and_a_click(tiny_model, tmp_path):
             live.url + INTERACTIVE_PATH, data=body, headers=signed_headers(body, secret="x")
         ) as r:
             assert r.status == 401
+
+
+async def test_a_click_without_trigger_id_redelivered_is_answered_once(tiny_model, tmp_path):
+    async with (
+        fake_slack() as fake,
+        live_server(tiny_model, tmp_path / "log.db", slack_settings(fake)) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        click = {
+            "type": "block_actions",
+            "team": {"id": TEAM_ID},
+            "user": {"id": "U0CUSTOMER"},
+            "channel": {"id": CHANNEL},
+            "message": {"ts": "1700000000.000009", "thread_ts": MENTION_TS, "blocks": []},
+            "actions": [
+                {"block_id": QUICK_REPLIES_BLOCK, "value": "/human_handoff", "text": {"text": "x"}}
+            ],
+        }
+        body = interaction_form(click)
+        for _ in range(2):
+            headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+            async with session.post(live.url + INTERACTIVE_PATH, data=body, headers=headers) as r:
+                assert r.status == 200
+        [confirmed] = await fake.wait_for("chat.postMessage")
+        await asyncio.sleep(0.5)
+        assert confirmed.body["text"] == messages.HANDOFF_CONFIRMED
+        assert len(fake.calls_to("chat.postMessage")) == 1
 
 
 async def agent_replies_in_the_thread(agent, fake) -> None:

@@ -104,7 +104,14 @@ def choose_thresholds(
             if with_oos:
                 recall = (~accepted[is_oos]).mean()
                 reached = recall >= oos_recall_target
-                score = (reached, kept if reached else recall, recall if reached else kept)
+                # Among equals, the tightest thresholds (as below): on tiny held-out data
+                # many pairs tie, and the loosest of them guards against nothing.
+                score = (
+                    reached,
+                    kept if reached else recall,
+                    recall if reached else kept,
+                    i + j,
+                )
             elif kept >= keep * correct.sum():
                 # Most wrong answers rejected; among equals, the tightest thresholds, which
                 # also guard against the unseen out-of-scope messages held-out data lacks.

@@ -19,8 +19,13 @@ import torch
 from retrieval.intent_classifier import last_layers
 from supportbot.config import FEATURE_LAYER_CHOICES, TrainingConfig
 from training.lexical_trainer import choose_share
+from training.ranker_finetune import torch_threads
 
 Progress = Callable[[str], None]
+ONE_THREAD_BELOW = 5000
+"""Fewer examples than this train the head on one thread: its steps are tiny matrix
+products, where a second OpenMP thread only adds a barrier per operator (and on a busy
+2-core machine a descheduled thread stalls the other, training/cpu_load.py)."""
 
 
 @dataclass
@@ -103,6 +108,18 @@ def train_head(
     progress: Progress,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Softmax regression with AdamW on mini-batches; returns (weight, bias) as numpy arrays."""
+    threads = 1 if len(vectors) < ONE_THREAD_BELOW else torch.get_num_threads()
+    with torch_threads(threads):
+        return _fit_head(vectors, targets, n_labels, config, progress)
+
+
+def _fit_head(
+    vectors: np.ndarray,
+    targets: np.ndarray,
+    n_labels: int,
+    config: TrainingConfig,
+    progress: Progress,
+) -> tuple[np.ndarray, np.ndarray]:
     generator = torch.Generator().manual_seed(config.seed)
     torch.manual_seed(config.seed)
     head = torch.nn.Linear(vectors.shape[1], n_labels)

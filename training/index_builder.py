@@ -17,7 +17,7 @@ from retrieval.kb_store import STORE_FILE, KnowledgeStore, NewDocument
 from retrieval.knowledge_base import create_knowledge_base, vector_settings
 from retrieval.model_dir import RetrievalInfo
 from supportbot.config import RetrievalConfig
-from training.retrieval_calibration import calibrate_min_score
+from training.retrieval_calibration import calibrate_article_min_score, calibrate_min_score
 from training.schema import Article, Dialogue, TrainingData
 
 Encode = Callable[[list[str]], np.ndarray]
@@ -142,11 +142,16 @@ def build_knowledge_base(
         info.min_score, info.calibration = calibrate_min_score(
             index, encoder.encode, data, config, seed
         )
+        if config.min_score is None:
+            info.article_min_score = calibrate_article_min_score(
+                index, encoder.encode, data, info.min_score, info.calibration
+            )
     finally:
         index.store.close()
     progress(
         f"knowledge base: {info.count} passages, index {index.kind}, abstain below "
         f"{info.min_score} ({info.calibration['method']})"
+        + (f", help articles below {info.article_min_score}" if info.article_min_score else "")
     )
     return info
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.feature_extraction.text import CountVectorizer
 
 from bot.store.learning_log import LearningLog
 from retrieval.bot_model import BotModel
+from retrieval.clustering import cluster_labels, clusters_by_typicality, unit_rows
 from training.review import encode_texts
 
 MAX_MESSAGES = 5000
@@ -53,30 +53,23 @@ def discover_intents(
     if len(unique) < max(min_size, 2):
         return []
     texts = [r["message"] for r in unique]
-    vectors = _unit(model.classifier.sentence_vectors(encode_texts(model, texts)))
-    labels = AgglomerativeClustering(
-        n_clusters=None, distance_threshold=distance, metric="cosine", linkage="average"
-    ).fit_predict(vectors)
-    candidates = []
-    for cluster in np.unique(labels):
-        members = np.flatnonzero(labels == cluster)
-        if len(members) >= min_size:
-            candidates.append(_candidate(members, vectors, unique, examples))
+    vectors = unit_rows(model.classifier.sentence_vectors(encode_texts(model, texts)))
+    candidates = [
+        _candidate(order, cohesion, unique, examples)
+        for order, cohesion in clusters_by_typicality(vectors, cluster_labels(vectors, distance))
+        if len(order) >= min_size
+    ]
     return sorted(candidates, key=lambda c: (-c.size, -c.cohesion))
 
 
 def _candidate(
-    members: np.ndarray, vectors: np.ndarray, rows: list[dict], examples: int
+    order: np.ndarray, cohesion: float, rows: list[dict], examples: int
 ) -> CandidateIntent:
-    centroid = vectors[members].mean(axis=0)
-    centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
-    similarity = vectors[members] @ centroid
-    order = members[np.argsort(-similarity)]
     texts = [rows[i]["message"] for i in order]
     return CandidateIntent(
         suggest_name(texts),
-        len(members),
-        round(float(similarity.mean()), 4),
+        len(order),
+        round(cohesion, 4),
         texts[:examples],
         [int(rows[i]["turn_id"]) for i in order],
     )
@@ -92,7 +85,3 @@ def suggest_name(texts: list[str]) -> str:
     totals = np.asarray(matrix.sum(axis=0)).ravel()
     words = counts.get_feature_names_out()[np.argsort(-totals, kind="stable")][:NAME_WORDS]
     return "_".join(words) or "new_intent"
-
-
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

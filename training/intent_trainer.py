@@ -30,8 +30,16 @@ from training.calibration import (
     expected_calibration_error,
     fit_temperature,
 )
+from training.cross_validation import (
+    CROSS_VALIDATE_BELOW,
+    FOLDS,
+    FoldModel,
+    HeldOutScores,
+    out_of_fold_scores,
+)
 from training.head_layers import choose_head, layer_choices, train_head
 from training.lexical_trainer import fit_lexical_model
+from training.off_topic import OFF_TOPIC_QUESTIONS
 from training.schema import Example
 
 Progress = Callable[[str], None]
@@ -119,9 +127,26 @@ def train_intent_classifier(
         memory_of(train_features, train_targets, labels, train_texts, head.layers),
         lexical,
     )
-    settings, metrics = calibrate(
-        provisional, holdout_features, holdout_texts, holdout_targets, config
-    )
+    if carved and holdout and len(examples) < CROSS_VALIDATE_BELOW:
+        features = np.concatenate([train_features, holdout_features])
+        targets = np.concatenate([train_targets, holdout_targets])
+        negatives = None
+        if OUT_OF_SCOPE not in labels:
+            off_topic = list(OFF_TOPIC_QUESTIONS)
+            encoded = encode_layers(off_topic, max(choices))
+            negatives = (last_layers(encoded, max(choices), head.layers), off_topic)
+        model = FoldModel(labels, head.layers, head.lexical_share, memory_of)
+        held, off_topic_scores = out_of_fold_scores(
+            features, train_texts + holdout_texts, targets, model, config, progress, negatives
+        )
+        settings, metrics = calibrate_scores(provisional, held, config, off_topic_scores)
+        metrics["calibration"] = f"{FOLDS}-fold cross-validation"
+        metrics["off_topic_negatives"] = len(OFF_TOPIC_QUESTIONS) if negatives else 0
+    else:
+        settings, metrics = calibrate(
+            provisional, holdout_features, holdout_texts, holdout_targets, config
+        )
+        metrics["calibration"] = "held-out slice"
     metrics.update(head.metrics)
     weight, bias = head.weight, head.bias
     memory_features, memory_targets, memory_texts = train_features, train_targets, train_texts
@@ -183,21 +208,34 @@ def calibrate(
     config: TrainingConfig,
 ) -> tuple[ClassifierSettings, dict]:
     """Temperature, confidence and support thresholds from held-out data, and their metrics."""
-    labels = classifier.labels
-    n_in_scope = len(classifier.intents)
-    share = classifier.settings.lexical_share
     if len(targets) == 0:
+        n_in_scope = len(classifier.intents)
         threshold = min(0.5, 1.5 / max(n_in_scope, 1))
         layers = classifier.settings.feature_layers
         return ClassifierSettings(
             1.0, threshold, config.ambiguity_margin, feature_layers=layers
         ), {}
-    logits = classifier.scores(features, texts)
-    temperature = fit_temperature(logits, targets)
-    probs = softmax(logits / temperature)
-    predicted = classifier.top_in_scope(probs)
+    held = HeldOutScores.of(classifier, features, texts, targets)
+    return calibrate_scores(classifier, held, config)
+
+
+def calibrate_scores(
+    classifier: IntentClassifier,
+    held: HeldOutScores,
+    config: TrainingConfig,
+    off_topic: HeldOutScores | None = None,
+) -> tuple[ClassifierSettings, dict]:
+    """Calibration from held-out scores (one slice's, or out-of-fold). `off_topic`, the
+    shipped generic questions scored the same way, stands in for out-of-scope examples the
+    data lacks when choosing the support weight; the thresholds then keep
+    `config.in_scope_keep` of the correctly classified held-out messages."""
+    labels = classifier.labels
+    n_in_scope = len(classifier.intents)
+    share = classifier.settings.lexical_share
+    targets, predicted, support = held.targets, held.predicted, held.support
+    temperature = fit_temperature(held.logits, targets)
+    probs = softmax(held.logits / temperature)
     confidence = probs[np.arange(len(probs)), predicted]
-    support = classifier.support(features, predicted)
     is_oos = np.array([labels[t] == OUT_OF_SCOPE for t in targets], dtype=bool)
     correct = (predicted == targets) & ~is_oos
     inside = ~is_oos
@@ -205,6 +243,14 @@ def calibrate(
     if OUT_OF_SCOPE in labels:
         class_rejects = probs.argmax(axis=1) == labels.index(OUT_OF_SCOPE)
     weight, aurocs = choose_support_weight(confidence, support, is_oos)
+    if off_topic is not None and is_oos.sum() == 0:
+        negative_probs = softmax(off_topic.logits / temperature)
+        negative_confidence = negative_probs[np.arange(len(negative_probs)), off_topic.predicted]
+        weight, aurocs = choose_support_weight(
+            np.concatenate([confidence, negative_confidence]),
+            np.concatenate([support, off_topic.support]),
+            np.concatenate([is_oos, np.ones(len(off_topic.targets), dtype=bool)]),
+        )
     threshold, similarity = choose_thresholds(
         in_scope_score(confidence, support, weight),
         support,
@@ -212,6 +258,7 @@ def calibrate(
         correct,
         is_oos,
         confidence_floor=min(0.5, 1.5 / max(n_in_scope, 1)),
+        keep=config.in_scope_keep,
         oos_recall_target=config.oos_recall_target,
     )
     settings = ClassifierSettings(

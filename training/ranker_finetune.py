@@ -43,6 +43,9 @@ class FinetuneSettings:
     with fast steps, where 24,000 stopped the run with minutes of the budget unused."""
     min_steps: int = 40
     """Small data is repeated until this many steps, so a toy bot still learns its replies."""
+    max_passes: int = 4
+    """...but at most this many passes over it: a bot of 25 pairs trains in seconds, not in
+    40 steps of the same batch (issue 31, time in proportion to data)."""
     learning_rate: float = 1e-4
     warmup_fraction: float = 0.1
     scale: float = 20.0
@@ -53,8 +56,9 @@ class FinetuneSettings:
     hard_negatives: str | None = None
     """None: random batches; "dialogue": batches of whole dialogues (see module doc)."""
     max_seconds: float | None = 20 * 60
-    """Time budget: after a few steps the run is shortened (learning-rate schedule
-    included) to fit; None trains every planned step, reproducibly on any machine."""
+    """Time budget, an upper bound and not a target: after a few steps the run is
+    shortened (learning-rate schedule included) to fit; None trains every planned step,
+    reproducibly on any machine. Small data never fills it (`max_passes`)."""
     threads: int | None = None
     """PyTorch threads; None: the cores other processes leave idle (see `idle_cores`)."""
     precision: Precision = "auto"
@@ -75,11 +79,12 @@ class FinetuneResult:
 
 def plan_batches(pairs: list[ReplyPair], settings: FinetuneSettings) -> list[list[ReplyPair]]:
     """The batches of the whole run: one pass over a subsample of big data, or repeated
-    passes over small data (reshuffled each time) until `min_steps`."""
+    passes over small data (reshuffled each time) until `min_steps` or `max_passes`."""
     if not pairs:
         return []
     one_pass = math.ceil(len(pairs) / settings.batch_size)
-    target = max(min(one_pass, settings.max_pairs // settings.batch_size), settings.min_steps)
+    repeated = min(settings.min_steps, settings.max_passes * one_pass)
+    target = max(min(one_pass, settings.max_pairs // settings.batch_size), repeated)
     make = dialogue_batches if settings.hard_negatives == "dialogue" else random_batches
     batches: list[list[ReplyPair]] = []
     while len(batches) < target:

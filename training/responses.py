@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from itertools import pairwise
 
-from training.schema import Dialogue, Response, TrainingData
+from training.button_targets import target_json
+from training.schema import Button, Dialogue, Response, TrainingData
 
 
 def mine_responses(dialogues: list[Dialogue], max_variants: int = 3) -> dict[str, list[Response]]:
@@ -39,8 +40,17 @@ def collect_responses(
         chosen[intent] = [
             {
                 "text": r.text,
-                "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons],
+                "buttons": [_button_json(b, data) for b in r.buttons],
             }
             for r in variants
         ]
     return chosen, mined_for
+
+
+def _button_json(button: Button, data: TrainingData) -> dict:
+    """{title, payload}, and what the click does when the bot definition says so."""
+    written: dict = {"title": button.title, "payload": button.payload}
+    target = target_json(button, data)
+    if target is not None:
+        written["target"] = target
+    return written

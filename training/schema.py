@@ -35,10 +35,27 @@ class Example:
     """Taken from a labelled customer turn of a logged dialogue, not written as an example."""
 
 
+TARGET_KINDS = ("intent", "form", "action", "article", "reply")
+"""What a button may be declared to do, next to its payload in the bot definition."""
+
+
+@dataclass(frozen=True)
+class ButtonTarget:
+    """What a click does: answer as an intent, start a form (by its intent), run a custom
+    action, give a knowledge-base article (by title), or give a reply written here."""
+
+    kind: str
+    value: str
+
+
 @dataclass(frozen=True)
 class Button:
     title: str
     payload: str
+    target: ButtonTarget | None = None
+    """None: the payload's name says it (`/card_arrival` answers as that intent)."""
+    source: Source | None = field(default=None, compare=False)
+    """Where the button was written; not part of what makes two buttons the same."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from retrieval.model_dir import (
 )
 from supportbot.config import TrainingConfig
 from supportbot.errors import DataError
+from training.button_targets import check_button_targets
 from training.encoder_stage import (
     ONNX_DIR,
     PreparedEncoder,
@@ -67,6 +69,7 @@ def load_checked_project(path: Path, progress: Progress) -> Project:
     """Import and validate; warnings are shown, errors stop training with file:line."""
     project = load_project(Path(path))
     check_training_data(project.data, project.config.training, project.problems)
+    check_button_targets(project.data, project.config, project.problems)
     for warning in project.problems.warnings[:20]:
         progress(str(warning))
     if len(project.problems.warnings) > 20:
@@ -82,12 +85,23 @@ def load_checked_project(path: Path, progress: Progress) -> Project:
     return project
 
 
+@contextmanager
+def training_stage(name: str, progress: Progress) -> Iterator[None]:
+    """Announce a stage and say how long it took, so a user watching `supportbot train`
+    sees where the time goes (and a slow stage names itself in a report)."""
+    started = time.monotonic()
+    progress(f"[{name}] started")
+    yield
+    progress(f"[{name}] done in {time.monotonic() - started:.1f}s")
+
+
 def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResult:
     started = time.monotonic()
     project = load_checked_project(path, progress)
     data, config = project.data, project.config
     with staged_model_dir(out) as stage:
-        prepared = prepare_encoder(data, config.training, stage, progress)
+        with training_stage("encoder", progress):
+            prepared = prepare_encoder(data, config.training, stage, progress)
         encoder = prepared.encoder
         groups, examples = _knowledge_base_classes(data, config.training, progress)
         negatives = []
@@ -95,13 +109,14 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
             negatives = knowledge_base_negatives(data.articles, examples, config.training.seed)
             if negatives:
                 progress(f"{len(negatives)} knowledge-base questions as out-of-scope examples")
-        result = train_intent_classifier(
-            [*examples, *negatives],
-            data.validation_examples,
-            encoder.encode_layers,
-            config.training,
-            progress,
-        )
+        with training_stage("intent classifier", progress):
+            result = train_intent_classifier(
+                [*examples, *negatives],
+                data.validation_examples,
+                encoder.encode_layers,
+                config.training,
+                progress,
+            )
         files = [*result.classifier.save(stage), *prepared.files]
         if groups:
             files.append(write_answer_groups(stage, groups))
@@ -114,14 +129,15 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
         if responses:
             (stage / RESPONSES_FILE).write_text(json.dumps(responses, indent=1), encoding="utf-8")
             files.append(RESPONSES_FILE)
-        progress("building the knowledge base")
-        retrieval = build_knowledge_base(
-            data, encoder, config.retrieval, stage, config.training.seed, Path(out), progress
-        )
+        with training_stage("knowledge base", progress):
+            retrieval = build_knowledge_base(
+                data, encoder, config.retrieval, stage, config.training.seed, Path(out), progress
+            )
         layers = result.classifier.settings.feature_layers
-        files += export_serving_encoder(prepared, stage, progress, layers)
+        with training_stage("ONNX export", progress):
+            files += export_serving_encoder(prepared, stage, progress, layers)
         ranker = None
-        if config.training.ranker_minutes > 0:
+        if config.training.ranker_minutes > 0 and data.dialogues:
             training = config.training
             settings = ranker_settings(
                 training.seed,
@@ -129,7 +145,8 @@ def train_model(path: Path, out: Path, progress: Progress = print) -> TrainResul
                 training.ranker_ngram_turns,
                 training.precision,
             )
-            ranker = train_ranker(data.dialogues, responses, stage, settings, progress)
+            with training_stage("response ranker", progress):
+                ranker = train_ranker(data.dialogues, responses, stage, settings, progress)
         files += ranker.files if ranker else []
         metrics = {
             **prepared.metrics,

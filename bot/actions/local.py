@@ -28,6 +28,7 @@ from rasa_sdk.utils import all_subclasses
 from bot.actions.base import ActionResult, BotMessage, FailureReason
 from bot.actions.events import parse_events
 from bot.actions.tracker import ConversationView, tracker_state
+from bot.store.pseudonyms import pseudonym
 from supportbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -124,7 +125,11 @@ class LocalActionRunner:
         action = self.actions.get(action_name)
         if action is None:
             detail = f"no action named {action_name!r} in package {self.package!r}"
-            log.error("custom action failed (conversation %s): %s", conversation.sender_id, detail)
+            log.error(
+                "custom action failed (conversation %s): %s",
+                pseudonym(conversation.sender_id),
+                detail,
+            )
             return ActionResult.failure(action_name, FailureReason.NOT_FOUND, detail)
         dispatcher = CollectingDispatcher()
         tracker = Tracker.from_dict(tracker_state(conversation))
@@ -152,12 +157,16 @@ class LocalActionRunner:
 def _failure(action_name: str, sender_id: str, exc: Exception, timeout: float) -> ActionResult:
     """Map what an action raised to a failed result, logged with ids and never re-raised."""
     if isinstance(exc, ActionExecutionRejection):
-        log.info("custom action %s rejected execution (conversation %s)", action_name, sender_id)
+        log.info(
+            "custom action %s rejected execution (conversation %s)",
+            action_name,
+            pseudonym(sender_id),
+        )
         return ActionResult.failure(action_name, FailureReason.REJECTED, exc.message)
     if isinstance(exc, TimeoutError):
         detail = f"action {action_name!r} did not finish within {timeout:g}s"
-        log.error("custom action timed out (conversation %s): %s", sender_id, detail)
+        log.error("custom action timed out (conversation %s): %s", pseudonym(sender_id), detail)
         return ActionResult.failure(action_name, FailureReason.TIMEOUT, detail)
-    log.exception("custom action %s raised (conversation %s)", action_name, sender_id)
+    log.exception("custom action %s raised (conversation %s)", action_name, pseudonym(sender_id))
     detail = f"action {action_name!r} raised {type(exc).__name__}"
     return ActionResult.failure(action_name, FailureReason.ERROR, detail)

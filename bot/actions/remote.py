@@ -22,6 +22,7 @@ import aiohttp
 
 from bot.actions.base import ActionResult, FailureReason, result_from_payload
 from bot.actions.tracker import ConversationView, tracker_state
+from bot.store.pseudonyms import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,9 @@ class RemoteActionRunner:
 
 def _log(result: ActionResult, sender_id: str) -> None:
     if result.rejected:
-        log.info("custom action %s rejected (conversation %s)", result.action_name, sender_id)
+        log.info(
+            "custom action %s rejected (conversation %s)", result.action_name, pseudonym(sender_id)
+        )
     elif result.failed:
         log.error(
             "custom action %s failed (conversation %s, %s): %s",

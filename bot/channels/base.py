@@ -14,6 +14,13 @@ if TYPE_CHECKING:
     from bot.server.settings import ServerSettings
 
 
+OTHER_CHANNELS_PREFIXES = ("slack:", "webchat-")
+"""How the Slack and web chat channels' conversation ids begin (bot/channels/slack/messages.py,
+bot/channels/webchat/sessions.py). The server makes those ids; a channel whose callers name
+their own conversation (REST) must refuse names in these namespaces, or an anonymous call
+could write into, or hand off, another channel's conversation."""
+
+
 @dataclass(frozen=True)
 class QuickReply:
     title: str
@@ -26,6 +33,9 @@ class InboundMessage:
     text: str
     channel: str
     metadata: dict = field(default_factory=dict)
+    client_address: str | None = None
+    """The client's network address (behind a trusted proxy, the one it names), for the
+    per-address rate limit; None where the platform relays the message (Slack)."""
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,40 @@
 """Rasa-compatible REST channel: POST /webhooks/rest/webhook with {"sender", "message"},
-answered with Rasa's list of bot messages, so existing Rasa clients work unchanged."""
+answered with Rasa's list of bot messages, so existing Rasa clients work unchanged.
+
+The caller's `sender` names the conversation, but only in the REST channel's namespace:
+ids the server makes for Slack and web chat are refused. With a token configured
+(`channels.rest.token_env`), a caller must send it as `Authorization: Bearer ...`.
+"""
 
 from __future__ import annotations
 
-import json
+import hmac
+import unicodedata
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from bot.app_keys import MANAGER
-from bot.channels.base import InboundMessage, OutboundReply
+from bot.channels.base import OTHER_CHANNELS_PREFIXES, InboundMessage, OutboundReply
 from bot.handoff.events import PersonMessage, customer_deliveries
-from bot.server.http_errors import RequestError
+from bot.server.http_errors import RequestError, error_response
+from bot.server.json_input import header_text, loads_checked
 
 if TYPE_CHECKING:
     from bot.server.settings import ServerSettings
 
 CHANNEL = "rest"
 MAX_SENDER_CHARS = 128
+
+
+SENDER_RESERVED = 'field "sender": ids beginning with {prefix!r} belong to another channel'
+SENDER_UNPRINTABLE = (
+    'field "sender" must not contain control or formatting characters (newlines, escapes, '
+    "bidirectional marks)"
+)
+TOKEN_MISSING = "the REST channel requires an Authorization: Bearer token"
+TOKEN_INVALID = "REST token is not valid"
 
 
 class RestOutbox:
@@ -43,7 +60,28 @@ def add_routes(app: web.Application, settings: ServerSettings) -> None:
     app[OUTBOX] = outbox = RestOutbox()
     customer_deliveries(app).register(CHANNEL, outbox.deliver)
     app.router.add_get("/webhooks/rest/", rest_status)
-    app.router.add_post("/webhooks/rest/webhook", _rest_webhook(settings.max_message_chars))
+    handler = _rest_webhook(settings.max_message_chars)
+    if settings.rest_token:
+        handler = bearer_only(handler, settings.rest_token)
+    app.router.add_post("/webhooks/rest/webhook", handler)
+
+
+def bearer_only(handler, token: str):
+    """The handler behind `token` (401 without a bearer token, 403 with another one)."""
+    expected = token.encode()
+
+    async def checked(request: web.Request) -> web.StreamResponse:
+        header = header_text(request.headers, "Authorization") or ""
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            response = error_response(401, TOKEN_MISSING)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="supportbot-rest"'
+            return response
+        if not hmac.compare_digest(given.strip().encode(), expected):
+            return error_response(403, TOKEN_INVALID)
+        return await handler(request)
+
+    return checked
 
 
 async def rest_status(request: web.Request) -> web.Response:
@@ -53,7 +91,7 @@ async def rest_status(request: web.Request) -> web.Response:
 def _rest_webhook(max_chars: int):
     async def handler(request: web.Request) -> web.Response:
         payload = await read_json_object(request)
-        inbound = parse_inbound(payload, max_chars)
+        inbound = replace(parse_inbound(payload, max_chars), client_address=request.remote)
         replies = await request.app[MANAGER].handle(inbound)
         waiting = request.app[OUTBOX].take(inbound.sender_id)
         people = [_person(inbound.sender_id, message) for message in waiting]
@@ -68,10 +106,7 @@ async def read_json_object(request: web.Request) -> dict:
 
 def parse_json_object(body: bytes) -> dict:
     """A request body that must be one JSON object; `RequestError` (400) says what is wrong."""
-    try:
-        payload = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise RequestError("request body is not valid JSON") from None
+    payload = loads_checked(body)
     if not isinstance(payload, dict):
         raise RequestError("request body must be a JSON object")
     return payload
@@ -84,6 +119,11 @@ def parse_inbound(payload: dict, max_chars: int) -> InboundMessage:
         raise RequestError('field "sender" is required and must be a non-empty string')
     if len(sender) > MAX_SENDER_CHARS:
         raise RequestError(f'field "sender" is longer than {MAX_SENDER_CHARS} characters')
+    if any(unicodedata.category(char) in ("Cc", "Cf") for char in sender):
+        raise RequestError(SENDER_UNPRINTABLE)
+    for prefix in OTHER_CHANNELS_PREFIXES:
+        if sender.startswith(prefix):
+            raise RequestError(SENDER_RESERVED.format(prefix=prefix))
     if not isinstance(message, str):
         raise RequestError('field "message" is required and must be a string')
     if not message.strip():

@@ -94,6 +94,7 @@ class ConversationMemory:
         """Ask the desk; the bot goes silent only when a person will answer (then `confirm`
         is said), otherwise the customer hears the alternative and the bot keeps answering."""
         turn.action = "handoff"
+        turn.metadata["handoff_reason"] = reason  # the log's record of why (analytics)
         last = self.redact(turn.text)
         transcript = [*state.history, {"speaker": "customer", "text": last}]
         summary = {

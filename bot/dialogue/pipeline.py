@@ -2,9 +2,9 @@
 
 Outermost first (docs/architecture.md, "A turn", lists each with its file):
 `SenderLimit`, `LogTurns`, `ErrorBoundary`, `StartAnalysis`, `ModerateOut`,
-`TrackConversation`*, `FormActions`**, `ModerateIn`, `DialogueRules`*, `Understand`,
-`IntentRules`*, `IntentActions`**, `ResponsePolicy`. * with a conversation memory;
-** with custom actions as well.
+`TrackConversation`*, `FormActions`**, `ModerateIn`, `DialogueRules`*, `Clicks`*,
+`Understand`, `FollowUps`*, `IntentRules`*, `IntentActions`**, `ResponsePolicy`.
+* with a conversation memory; ** with custom actions as well.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from bot.dialogue.manager import Middleware
 from bot.dialogue.memory import ConversationMemory
 from bot.dialogue.stages.actions import ActionPolicy
 from bot.dialogue.stages.analysis import Analyse, StartAnalysis, Understand
+from bot.dialogue.stages.clicks import Clicks
 from bot.dialogue.stages.conversation import TrackConversation
 from bot.dialogue.stages.error_boundary import ErrorBoundary
+from bot.dialogue.stages.follow_ups import FollowUps
 from bot.dialogue.stages.policy import ResponsePolicy
 from bot.dialogue.stages.rules import DialogueRules, IntentRules
 from bot.dialogue.stages.turn_log import LogTurns
@@ -59,7 +61,9 @@ def default_stages(
         *finished_forms,
         ModerateIn(moderator),
         DialogueRules(memory),
+        Clicks(model, actions),
         Understand(analyse),
+        FollowUps(analyse),
         IntentRules(memory),
         *mapped_intents,
         policy,

@@ -11,6 +11,7 @@ from bot.channels.base import InboundMessage, OutboundReply, QuickReply
 from bot.dialogue.state import ConversationState
 from bot.moderation import ModerationVerdict
 from retrieval.bot_model import Analysis
+from supportbot.payloads import payload_name
 from supportbot.turn_actions import TurnAction
 
 PAYLOAD_PREFIX = "/"
@@ -20,8 +21,15 @@ HANDOFF_PAYLOAD = PAYLOAD_PREFIX + "human_handoff"
 
 
 def payload_of(text: str) -> str | None:
-    """The name a quick-reply payload carries (`/order_status` -> `order_status`), or None."""
-    return text[len(PAYLOAD_PREFIX) :] if text.startswith(PAYLOAD_PREFIX) else None
+    """The name a quick-reply payload carries (`/order_status` -> `order_status`, and
+    Rasa's `/order_status{"order": "A1"}` too), or None."""
+    return payload_name(text)
+
+
+def chosen_by_click(turn: Turn) -> str | None:
+    """The intent (or knowledge-base class) a click chose: what its button was declared to
+    answer as (`Turn.chosen`), else the name its payload carries; None for typed text."""
+    return turn.chosen or payload_of(turn.text)
 
 
 class Dispatcher:
@@ -61,6 +69,8 @@ class Turn:
     analysis: Analysis | None = None
     state: ConversationState | None = None
     """Slots, history and handoff status, when the conversation stages are in the chain."""
+    chosen: str | None = None
+    """The intent a clicked button was declared to answer as (`bot.dialogue.stages.clicks`)."""
     action: TurnAction = "pending"
     """What the turn did (the log's `action`); its words and groupings: supportbot.turn_actions."""
     error: str | None = None

@@ -41,12 +41,13 @@ class SenderGuard:
             self._senders.popitem(last=False)
         return state
 
-    def admit(self, sender_id: str) -> float | None:
-        """Count a message against the rate limit: None if admitted, else seconds to wait."""
+    def admit(self, sender_id: str, limit: int | None = None) -> float | None:
+        """Count a message against the rate limit (`limit`, default the per-sender one):
+        None if admitted, else seconds to wait."""
         now, window = self.clock(), self.config.rate_limit_seconds
         accepted = self._state(sender_id).accepted
         _expire(accepted, now - window)
-        if len(accepted) >= self.config.rate_limit_messages:
+        if len(accepted) >= (limit or self.config.rate_limit_messages):
             return round(accepted[0] + window - now, 3)
         accepted.append(now)
         return None

@@ -23,9 +23,8 @@ from supportbot.config.moderation import ModerationConfig, NationalIdRule
 
 PRIORITY = ("SECRET", "EMAIL", "IBAN", "CARD", "NATIONAL_ID", "IP", "PHONE")
 
-_EMAIL = re.compile(
-    r"(?<![\w.%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-)
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}")
+"""Letters of any script (`\\w` is Unicode): `jürgen@müller.de` is an address too."""
 _URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'\[\]]+", re.IGNORECASE)
 _URL_USERINFO = re.compile(r"^[a-z]+://([^/@\s?#]+)@", re.IGNORECASE)
 _URL_PARAM = re.compile(r"[?&#;]([^=&#;\s]+)=([^&#;\s]*)")
@@ -37,6 +36,7 @@ _SECRET_KEY = re.compile(
 )
 _IBAN_START = re.compile(r"(?<![A-Za-z0-9])([A-Za-z]{2})(\d{2})")
 _DIGIT_RUN = re.compile(r"(?<![A-Za-z0-9.,+])\d+(?:[ -]\d+)*(?![A-Za-z0-9])")
+_CARD_RUN = re.compile(r"(?<![\d+])\d+(?:[ ./-]\d+)*(?!\d)")
 _DIGIT = re.compile(r"\d")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
 _IPV6 = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
@@ -238,14 +238,19 @@ def _iban_end(text: str, start: int, length: int) -> int | None:
 
 
 def _cards(text: str) -> Iterator[PiiSpan]:
-    """The longest run of digit groups (spaces or dashes between) that is a valid card."""
-    for run in _DIGIT_RUN.finditer(text):
+    """The longest run of digit groups (spaces, dashes, dots or slashes between) that is a
+    valid card, also when glued to letters (`card4111...`). A card has at most 19 digits,
+    so only windows of that many are tried: a long run of numbers costs linear time."""
+    for run in _CARD_RUN.finditer(text):
         groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run.group())]
         best = None
         for first in range(len(groups)):
-            for last in range(len(groups) - 1, first - 1, -1):
+            digits = ""
+            for last in range(first, len(groups)):
+                digits += run.group()[groups[last][0] : groups[last][1]]
+                if len(digits) > 19:
+                    break
                 start, end = groups[first][0], groups[last][1]
-                digits = re.sub(r"\D", "", run.group()[start:end])
                 if card_valid(digits) and (best is None or end - start > best[1] - best[0]):
                     best = (start, end)
         if best is not None:

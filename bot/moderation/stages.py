@@ -16,6 +16,7 @@ from bot.dialogue.manager import Next
 from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn
 from bot.moderation.output import redact_reply
 from bot.moderation.verdict import Check, Moderator
+from bot.store.pseudonyms import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +33,12 @@ class SenderLimit:
         self.moderator = moderator
 
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
-        retry_after = self.moderator.admit(turn.message.sender_id)
+        message = turn.message
+        retry_after = self.moderator.admit(message.sender_id, message.client_address)
         if retry_after is None:
             await next_stage()
             return
-        log.info("rate limited sender %s for %.1f s", turn.message.sender_id, retry_after)
+        log.info("rate limited sender %s for %.1f s", pseudonym(message.sender_id), retry_after)
         turn.action = "rate_limited"
         turn.dispatcher.utter(messages.RATE_LIMITED)
 
@@ -110,7 +112,7 @@ def logged_text(turn: Turn, moderator: Moderator) -> str:
             return moderator.pii.redact(turn.text, list(verdict.pii))
         return moderator.pii.redact(turn.text)
     except Exception:
-        log.exception("redaction failed (conversation %s)", turn.message.sender_id)
+        log.exception("redaction failed (conversation %s)", pseudonym(turn.message.sender_id))
         return REDACTION_FAILED
 
 

@@ -3,6 +3,7 @@ what was done, so the turn can be stored with it and retraining can filter on it
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from bot.moderation.injection import find_injection
 from bot.moderation.pii import PiiDetector, PiiSpan
 from bot.moderation.text import normalise_text
 from supportbot.config.moderation import ModerationConfig
+from supportbot.config.server import parse_networks
 
 Action = Literal["allow", "warn", "block", "handoff", "damp"]
 _SEVERITY = {"allow": 0, "warn": 1, "damp": 2, "handoff": 3, "block": 4}
@@ -76,10 +78,23 @@ class Moderator:
         self.pii = PiiDetector(self.config)
         self.abuse = abuse or AbuseDetector(self.config)
         self.guard = SenderGuard(self.config, clock)
+        self.addresses = SenderGuard(self.config, clock)
+        self._exempt = parse_networks(self.config.address_limit_exempt)
 
-    def admit(self, sender_id: str) -> float | None:
-        """None if the sender may send now, else the seconds until they may."""
-        return self.guard.admit(sender_id)
+    def admit(self, sender_id: str, address: str | None = None) -> float | None:
+        """None if the sender, and the address it writes from, may send now, else the
+        seconds until they may."""
+        wait = self.guard.admit(sender_id)
+        if wait is not None or address is None or self._exempted(address):
+            return wait
+        return self.addresses.admit(address, self.config.address_rate_limit_messages)
+
+    def _exempted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self._exempt)
 
     def inbound(self, sender_id: str, raw_text: str) -> ModerationVerdict:
         """Judge one customer message; remembers repeats and insult strikes per sender."""

@@ -14,6 +14,9 @@ its own thread), up to that many at once. A batch of the bot's model is part par
 (the encoder, which releases the GIL) and part serial (retrieval and classification in
 Python); two in flight let one batch's serial part overlap the next one's encoding,
 instead of leaving the encoder's cores idle meanwhile.
+
+A batch that raises is retried one item at a time in the same thread: only the items that
+fail alone get the error, so one customer's unusual message never fails the others'.
 """
 
 from __future__ import annotations
@@ -35,12 +38,14 @@ class MicroBatcher(Generic[Item, Result]):
         max_wait_seconds: float = 0.0,
         max_in_flight: int = 1,
         thread_name: str = "model",
+        on_batch: Callable[[int], None] | None = None,
     ):
         """`thread_name` prefixes the batches' threads' names (what py-spy and `top -H`
-        show)."""
+        show); `on_batch` is told each batch's size (the server's metrics)."""
         if max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
         self._run_batch = run_batch
+        self._on_batch = on_batch
         self._max_batch = max_batch
         self._max_wait = max_wait_seconds
         self._queue: asyncio.Queue[tuple[Item, asyncio.Future]] = asyncio.Queue()
@@ -87,23 +92,39 @@ class MicroBatcher(Generic[Item, Result]):
                     batch.append(await asyncio.wait_for(self._queue.get(), max(timeout, 0)))
                 except TimeoutError:
                     break
+            if self._on_batch is not None:
+                self._on_batch(len(batch))
             task = loop.create_task(self._run(loop, batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
 
     async def _run(self, loop: asyncio.AbstractEventLoop, batch: list) -> None:
-        items = [item for item, _ in batch]
         try:
-            results = await loop.run_in_executor(self._executor, self._run_batch, items)
-        except Exception as exc:  # handed to every waiter; the dispatch boundary logs it
-            results = None
-            error = exc
+            outcomes = await loop.run_in_executor(self._executor, self._outcomes, batch)
         finally:
             self._slots.release()
-        for index, (_, future) in enumerate(batch):
+        for (_, future), (result, error) in zip(batch, outcomes, strict=True):
             if not future.done():
-                if results is None:
-                    future.set_exception(error)
+                if error is None:
+                    future.set_result(result)
                 else:
-                    future.set_result(results[index])
+                    future.set_exception(error)
             self._queue.task_done()
+
+    def _outcomes(self, batch: list) -> list[tuple[object, Exception | None]]:
+        """(result, error) per item. A failed batch is retried item by item, so one bad
+        item fails only its own turn, not every turn batched with it."""
+        items = [item for item, _ in batch]
+        try:
+            return [(result, None) for result in self._run_batch(items)]
+        except Exception as exc:  # the dispatch boundary of each failed turn logs it
+            if len(items) == 1:
+                return [(None, exc)]
+        return [self._alone(item) for item in items]
+
+    def _alone(self, item: Item) -> tuple[object, Exception | None]:
+        try:
+            [result] = self._run_batch([item])
+        except Exception as exc:
+            return None, exc
+        return result, None

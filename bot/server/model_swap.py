@@ -21,7 +21,14 @@ from aiohttp import web
 
 from bot.background_tasks import stop_task
 from bot.server.auth import admin_only
-from retrieval.bot_model import Analysis, BotModel, ResponseTemplate, ServedModel, Settled
+from retrieval.bot_model import (
+    Analysis,
+    BotModel,
+    ClickTarget,
+    ResponseTemplate,
+    ServedModel,
+    Settled,
+)
 from retrieval.index import Passage
 from retrieval.intent_classifier import IntentClassifier, IntentPrediction
 from retrieval.kb_answers import KbAnswers
@@ -93,6 +100,10 @@ class ModelHolder:
     @property
     def kb_answers(self) -> KbAnswers | None:
         return self._model.kb_answers
+
+    @property
+    def click_targets(self) -> dict[str, ClickTarget]:
+        return self._model.click_targets
 
     def explain(self, texts: list[str]) -> list[tuple[IntentPrediction, dict]]:
         return self._model.explain(texts)

@@ -21,6 +21,7 @@ from bot.handoff.desk import HandoffDesk, WebhookDesk
 from bot.handoff.notifier import HandoffNotifier
 from bot.moderation import Moderator
 from bot.server.batching import MicroBatcher
+from bot.server.metrics import ServerMetrics, timed_stages
 from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import ConversationStore, SQLiteConversationStore
 from bot.store.state_store import SQLiteStateStore
@@ -44,14 +45,19 @@ DeskFactory = Callable[[HandoffNotifier, ServerSettings], HandoffDesk]
 
 @asynccontextmanager
 async def dialogue_runtime(
-    settings: ServerSettings, deps: AppDeps, desk_factory: DeskFactory | None = None
+    settings: ServerSettings,
+    deps: AppDeps,
+    desk_factory: DeskFactory | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> AsyncIterator[Runtime]:
     """The dialogue manager with its batcher, state store and handoff notifier; on exit the
-    queued turns finish, then everything is closed in order. Shared by server and chat."""
+    queued turns finish, then everything is closed in order. Shared by server and chat;
+    with `metrics`, turns, stages and batch sizes are counted into them."""
     batcher: MicroBatcher[tuple[str, bool], Analysis] = MicroBatcher(
         partial(_analyse_batch, deps.model),
         settings.max_batch,
         max_in_flight=settings.model_batches_in_flight,
+        on_batch=partial(metrics.observe_batch, "model") if metrics else None,
     )
 
     async def analyse_for_reply(text: str) -> Analysis:
@@ -63,7 +69,10 @@ async def dialogue_runtime(
         return await batcher.submit((text, True))
 
     contexts: MicroBatcher[tuple[ResponseRanker, list[ContextTurn]], EncodedContext] = MicroBatcher(
-        reply_ranking.encode_in_batches, settings.max_batch, thread_name="ranker"
+        reply_ranking.encode_in_batches,
+        settings.max_batch,
+        thread_name="ranker",
+        on_batch=partial(metrics.observe_batch, "ranker") if metrics else None,
     )
 
     async def encode_context(ranker: ResponseRanker, turns: list[ContextTurn]) -> EncodedContext:
@@ -88,6 +97,8 @@ async def dialogue_runtime(
         actions=actions,
         encode_context=encode_context,
     )
+    if metrics is not None:
+        stages = timed_stages(stages, metrics)
     batcher.start()
     contexts.start()
     try:
@@ -113,12 +124,15 @@ def _webhook_desk(notifier: HandoffNotifier, settings: ServerSettings) -> Handof
 
 
 def runtime_context(
-    settings: ServerSettings, deps: AppDeps, desk_factory: DeskFactory | None = None
+    settings: ServerSettings,
+    deps: AppDeps,
+    desk_factory: DeskFactory | None = None,
+    metrics: ServerMetrics | None = None,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """The runtime as an aiohttp cleanup context, its parts under their app keys."""
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        async with dialogue_runtime(settings, deps, desk_factory) as runtime:
+        async with dialogue_runtime(settings, deps, desk_factory, metrics) as runtime:
             app[MANAGER] = runtime.manager
             app[ANALYSE] = runtime.analyse
             app[HANDOFF_STATES] = runtime.states

@@ -264,6 +264,9 @@ class SQLiteConversationStore:
             self._executor.shutdown(wait=True)
             raise
         self._writes = GroupCommit(self._db, self._executor)
+        self.observe: Callable[[str, float], None] | None = None
+        """Told (operation, seconds) after each `log_turn` and `history` (the server's
+        metrics); None: nobody listens."""
 
     @classmethod
     async def open(cls, path: str | Path) -> SQLiteConversationStore:
@@ -288,7 +291,11 @@ class SQLiteConversationStore:
 
     async def log_turn(self, record: TurnRecord) -> int:
         """Append a turn and bump its conversation; committed before this returns."""
-        return await self.write(_insert_turn, _turn_row(record))
+        started = time.perf_counter()
+        turn_id = await self.write(_insert_turn, _turn_row(record))
+        if self.observe is not None:
+            self.observe("log_turn", time.perf_counter() - started)
+        return turn_id
 
     async def write(self, func: Callable[..., T], *args: Any) -> T:
         """`func(db, *args)` on the store's thread and connection, committed before this
@@ -299,7 +306,11 @@ class SQLiteConversationStore:
 
     async def history(self, conversation_id: str, limit: int = 50) -> list[dict]:
         """The last `limit` turns of a conversation, oldest first."""
-        return await self._run(self._read_history, conversation_id, limit)
+        started = time.perf_counter()
+        rows = await self._run(self._read_history, conversation_id, limit)
+        if self.observe is not None:
+            self.observe("history", time.perf_counter() - started)
+        return rows
 
     def _read_history(self, conversation_id: str, limit: int) -> list[dict]:
         rows = self._db.query(SELECT_HISTORY, [conversation_id, limit])

@@ -10,7 +10,6 @@ through an `IndexEraser`, before the database rows that point at them.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import time
@@ -22,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.background_tasks import stop_task
+from bot.store.pseudonyms import keyed_hash
 from supportbot.config.privacy import PrivacyConfig
 from supportbot.turn_actions import NOT_FOR_TRAINING
 
@@ -63,8 +63,9 @@ class ForgetReport:
 
 
 def subject_hash(sender_id: str) -> str:
-    """The audit log names a customer by hash, so it does not itself keep their id."""
-    return "sha256:" + hashlib.sha256(sender_id.encode("utf-8")).hexdigest()
+    """The audit log names a customer by a keyed hash (bot/store/pseudonyms.py), so it does
+    not itself keep their id, and a guessed id cannot be checked against it without the salt."""
+    return "hmac-sha256:" + keyed_hash(sender_id)
 
 
 def _audit(db: sqlite_utils.Database, actor: str, action: str, subject: str | None, **details):

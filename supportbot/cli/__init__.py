@@ -16,6 +16,7 @@ import sys
 
 from supportbot.cli import (
     agents,
+    conversation_tests,
     demo,
     evaluation,
     handoff,
@@ -24,6 +25,7 @@ from supportbot.cli import (
     models,
     privacy,
     project,
+    report,
     serving,
 )
 from supportbot.errors import SupportbotError
@@ -34,9 +36,11 @@ COMMAND_GROUPS = (
     handoff,
     agents,
     learning,
+    report,
     models,
     privacy,
     evaluation,
+    conversation_tests,
     kb,
     demo,
 )

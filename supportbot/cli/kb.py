@@ -105,11 +105,14 @@ def run_search(args: argparse.Namespace) -> int:
     if not hits:
         print("no passages in the knowledge base")
     for rank, hit in enumerate(hits, start=1):
-        verdict = "" if hit.score >= info.min_score else "  (below the abstain threshold)"
+        below = hit.score < info.threshold_for(hit.passage.kind)
+        verdict = "  (below the abstain threshold)" if below else ""
         print(f"{rank}. {hit.score:.3f}  {hit.passage.title}  [{hit.passage.source}]{verdict}")
         snippet = textwrap.shorten(hit.passage.answer, SNIPPET_CHARS, placeholder=" ...")
         print(textwrap.indent(textwrap.fill(snippet, 88), "   "))
-    print(f"the bot answers from a hit scoring at least {info.min_score}")
+    articles = info.threshold_for("article")
+    also = f" (a help article: {articles})" if articles != info.min_score else ""
+    print(f"the bot answers from a hit scoring at least {info.min_score}{also}")
     return 0
 
 

@@ -50,11 +50,13 @@ def run_init(args: argparse.Namespace) -> int:
 
 
 def run_data(args: argparse.Namespace) -> int:
+    from training.button_targets import check_button_targets
     from training.loader import load_project
     from training.validate import check_training_data
 
     project = load_project(args.path)
     check_training_data(project.data, project.config.training, project.problems)
+    check_button_targets(project.data, project.config, project.problems)
     for problem in project.problems.problems:
         print(problem)
     data = project.data

@@ -8,13 +8,23 @@ import asyncio
 import signal
 
 from supportbot.cli.arguments import model_argument, server_arguments
-from supportbot.errors import SupportbotError
+from supportbot.errors import ConfigError, SupportbotError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     serve = commands.add_parser("serve", help="serve a trained bot over HTTP")
     model_argument(serve, registry=True)
     server_arguments(serve)
+    serve.add_argument(
+        "--require-rest-token",
+        action="store_true",
+        help="refuse to start unless the REST channel's token is set (channels.rest.token_env)",
+    )
+    serve.add_argument(
+        "--expose-parse",
+        action="store_true",
+        help="debug: serve /model/parse without the admin token (never on a public address)",
+    )
     serve.set_defaults(run=run_serve)
 
     chat = commands.add_parser("chat", help="talk to a trained bot in the terminal")
@@ -36,22 +46,40 @@ def run_serve(args: argparse.Namespace) -> int:
     freeze_loaded_objects()
     if isinstance(model, ModelHolder):
         model.after_swap = refreeze_loaded_objects
-    asyncio.run(_serve(model, args.host, args.port, args.db))
+    settings = server_settings(model)
+    settings.expose_parse = args.expose_parse
+    if args.require_rest_token and not settings.rest_token:
+        raise ConfigError(
+            f"channels.rest.token_env: --require-rest-token is given but the environment "
+            f"variable {rest_token_variable(model)} is not set"
+        )
+    asyncio.run(_serve(model, settings, args.host, args.port, args.db))
     return 0
 
 
-async def _serve(model, host: str, port: int, db: str) -> None:
+def rest_token_variable(model) -> str:
+    from supportbot.config import ChannelsConfig
+
+    config = model.manifest.config or {}
+    return ChannelsConfig.model_validate(config.get("channels") or {}).rest.token_env
+
+
+async def _serve(model, settings, host: str, port: int, db: str) -> None:
     from aiohttp import web
 
-    from bot.server.admission import drain
+    from bot.server.admission import LINGERING_SECONDS, drain
     from bot.server.app import create_app
     from bot.server.settings import AppDeps
     from bot.store.conversation_log import SQLiteConversationStore
 
     store = SQLiteConversationStore(db)
-    settings = server_settings(model)
     app = create_app(settings, AppDeps(model, store))
-    runner = web.AppRunner(app, shutdown_timeout=settings.shutdown_timeout_seconds)
+    runner = web.AppRunner(
+        app,
+        shutdown_timeout=settings.shutdown_timeout_seconds,
+        keepalive_timeout=settings.header_timeout_seconds,
+        lingering_time=LINGERING_SECONDS,
+    )
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()
@@ -77,20 +105,25 @@ def server_settings(model, channels: bool = True):
     from bot.channels.slack.settings import settings_from_config
     from bot.dialogue.stages.actions import actions_from_config
     from bot.server.settings import ServerSettings
-    from supportbot.config import ModerationConfig, PrivacyConfig, ServerConfig
-    from supportbot.config.channels import WebchatSettings
+    from supportbot.config import ChannelsConfig, ModerationConfig, PrivacyConfig, ServerConfig
     from supportbot.config.dialogue import DialogueConfig
 
     config = model.manifest.config or {}
+    server = ServerConfig.model_validate(config.get("server") or {})
+    channel_config = ChannelsConfig.model_validate(config.get("channels") or {})
     return ServerSettings(
         moderation=ModerationConfig.model_validate(config.get("moderation") or {}),
         privacy=PrivacyConfig.model_validate(config.get("privacy") or {}),
         admin_token=os.environ.get("SUPPORTBOT_ADMIN_TOKEN") or None,
+        rest_token=os.environ.get(channel_config.rest.token_env) or None,
         dialogue=DialogueConfig.model_validate(config.get("dialogue") or {}),
         actions=actions_from_config(config.get("actions")),
         slack=settings_from_config(config.get("channels")) if channels else None,
-        webchat=WebchatSettings.model_validate((config.get("channels") or {}).get("webchat") or {}),
-        trusted_proxies=ServerConfig.model_validate(config.get("server") or {}).trusted_proxies,
+        webchat=channel_config.webchat,
+        trusted_proxies=server.trusted_proxies,
+        body_timeout_seconds=server.body_timeout_seconds,
+        slow_bodies_per_client=server.slow_bodies_per_client,
+        header_timeout_seconds=server.header_timeout_seconds,
     )
 
 

@@ -18,7 +18,7 @@ from supportbot.config.project import (
     load_config,
 )
 from supportbot.config.retrieval import RetrievalConfig
-from supportbot.config.server import ServerConfig, parse_networks
+from supportbot.config.server import MetricsConfig, ServerConfig, parse_networks
 from supportbot.config.training import FEATURE_LAYER_CHOICES, TrainingConfig
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "HandoffConfig",
     "LearningConfig",
     "LocalActionsConfig",
+    "MetricsConfig",
     "ModerationConfig",
     "NationalIdRule",
     "PrivacyConfig",

@@ -54,6 +54,9 @@ class WebchatSettings(Strict):
     sessions_per_minute: int = Field(default=10, ge=1, le=10_000)
     """New sessions one client address may open per minute (REST or WebSocket); beyond it
     the client gets HTTP 429 with Retry-After, or an error frame."""
+    idle_timeout_seconds: float = Field(default=600.0, gt=0)
+    """A socket that sends no frame for this long is closed (the widget reconnects when
+    the customer writes again)."""
     history_turns: int = Field(default=50, ge=1, le=500)
     """Turns replayed when the page is reloaded."""
     demo_page: bool = True
@@ -73,9 +76,19 @@ class WebchatSettings(Strict):
         return origin is None or "*" in self.allowed_origins or origin in self.allowed_origins
 
 
+class RestConfig(Strict):
+    """Rasa's REST channel (`POST /webhooks/rest/webhook`), always on."""
+
+    token_env: str = "SUPPORTBOT_REST_TOKEN"
+    """The environment variable holding the bearer token REST clients must send
+    (`Authorization: Bearer ...`); while it is unset or empty the channel is open to any
+    caller. The docker compose file requires it."""
+
+
 class ChannelsConfig(Strict):
     """The transports besides the REST API, each off unless configured."""
 
+    rest: RestConfig = Field(default_factory=RestConfig)
     slack: SlackConfig | None = None
     webchat: WebchatSettings = Field(default_factory=WebchatSettings)
     """The web chat widget; on unless `enabled: false` (it is what `supportbot demo` shows)."""

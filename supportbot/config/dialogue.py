@@ -123,6 +123,15 @@ class HandoffConfig(Strict):
     """Another way to reach the team (an email address, a ticket form link), told then too."""
 
 
+class MenuItem(Strict):
+    """One quick reply of the menu a vague opener ("I need help") gets."""
+
+    title: str = Field(min_length=1)
+    payload: str = Field(pattern=r"^/\S")
+    """What the click sends, e.g. `/card_arrival`; it must map to something the bot does
+    (checked at training, like a response's buttons)."""
+
+
 class DialogueConfig(Strict):
     idle_timeout_minutes: float = Field(default=30.0, gt=0)
     """After this long without a message, slots, the open form and the fallback count reset."""
@@ -130,6 +139,9 @@ class DialogueConfig(Strict):
     """Turns of (redacted) history kept in the conversation state for context."""
     forms: list[FormSpec] = Field(default_factory=list)
     handoff: HandoffConfig = Field(default_factory=HandoffConfig)
+    menu: list[MenuItem] = Field(default_factory=list, max_length=10)
+    """Quick replies offered to a vague opener ("I need help", "I have a question"), with
+    a "Talk to a person" button after them."""
 
     def form_for(self, intent: str) -> FormSpec | None:
         return next((form for form in self.forms if form.intent == intent), None)

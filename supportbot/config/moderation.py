@@ -79,7 +79,23 @@ class ModerationConfig(Strict):
     strike_window_seconds: float = Field(default=900, gt=0)
     rate_limit_messages: int = Field(default=20, ge=1)
     rate_limit_seconds: float = Field(default=60, gt=0)
+    address_rate_limit_messages: int = Field(default=600, ge=1)
+    """Messages one client address may send per `rate_limit_seconds`, whatever senders
+    it names (REST and web chat), so rotating the sender id does not escape the limit.
+    Loose, because customers behind one NAT share an address."""
+    address_limit_exempt: list[str] = Field(default_factory=lambda: ["127.0.0.1/32", "::1/128"])
+    """Addresses the address limit does not count (default: this host, so a local proxy
+    not yet listed in `server.trusted_proxies`, or a load test, is not throttled as one
+    client); `[]` counts every address."""
     repeat_limit: int = Field(default=3, ge=2)
     """The n-th identical message within `repeat_window_seconds` is damped, not answered again."""
     repeat_window_seconds: float = Field(default=60, gt=0)
     max_tracked_senders: int = Field(default=10_000, ge=1)
+
+    @field_validator("address_limit_exempt")
+    @classmethod
+    def _exempt_networks(cls, entries: list[str]) -> list[str]:
+        from supportbot.config.server import parse_networks
+
+        parse_networks(entries)
+        return entries

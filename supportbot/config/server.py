@@ -23,12 +23,30 @@ def parse_networks(entries: Sequence[str]) -> list[Network]:
     return networks
 
 
+class MetricsConfig(Strict):
+    """`GET /metrics` (Prometheus text format): behind the admin token on the main port,
+    or, with `port`, without a token on a port of its own (bind it to a private network)."""
+
+    enabled: bool = True
+    port: int | None = Field(default=None, ge=1, le=65535)
+    host: str = "127.0.0.1"
+    """The separate port's address (with `port`)."""
+
+
 class ServerConfig(Strict):
     """How `supportbot serve` sits in its network."""
 
     trusted_proxies: list[str] = Field(default_factory=list)
     """Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names the
     client (bot/forwarded.py); empty: the connection's own address is the client's."""
+
+    body_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    """A request body must arrive within this, or the request gets 408."""
+    slow_bodies_per_client: int = Field(default=16, ge=1, le=10_000)
+    """Requests one client address may have with their body still arriving; beyond: 429."""
+    header_timeout_seconds: float = Field(default=15.0, gt=0, le=3600)
+    """A connection must send its request headers within this (and may idle this long)."""
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
 
     @field_validator("trusted_proxies")
     @classmethod

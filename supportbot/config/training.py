@@ -38,6 +38,9 @@ class TrainingConfig(Strict):
     ambiguity_margin: float = Field(default=0.1, ge=0, le=1)
     oos_recall_target: float = Field(default=0.8, gt=0, le=1)
     """Share of held-out out-of-scope examples the threshold must reject, when data has them."""
+    in_scope_keep: float = Field(default=0.97, gt=0, le=1)
+    """Without out-of-scope examples, the share of correctly classified held-out messages
+    the thresholds must still answer (on small data, held out by cross-validation)."""
     feature_layers: Literal["auto"] | int = "auto"
     """How many of the encoder's last layers (pooled, side by side) the intent head reads.
     auto: 1 or 2, whichever is more accurate on held-out data (training/head_layers.py)."""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bot.server.admission import LINGERING_SECONDS
 from bot.server.app import create_app
 from bot.server.settings import AppDeps, ServerSettings
 from bot.store.conversation_log import SQLiteConversationStore
@@ -62,8 +63,13 @@ async def live_server(
 ) -> AsyncIterator[LiveServer]:
     """Serve `model` on a free loopback port until the block exits (then shut down cleanly)."""
     store = SQLiteConversationStore(db_path)
-    app = create_app(settings or ServerSettings(), AppDeps(model, store))
-    runner = web.AppRunner(app)
+    settings = settings or ServerSettings()
+    app = create_app(settings, AppDeps(model, store))
+    runner = web.AppRunner(
+        app,
+        keepalive_timeout=settings.header_timeout_seconds,
+        lingering_time=LINGERING_SECONDS,
+    )
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()

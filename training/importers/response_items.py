@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 from training.problems import ProblemLog
-from training.schema import Button, Response, Source
+from training.schema import TARGET_KINDS, Button, ButtonTarget, Response, Source
 
 from .common import describe, normalise_text, warn_unknown_keys
 from .yaml_lines import YamlList, YamlMap
 
 RESPONSE_KEYS = ("text", "buttons")
 BUTTON_KEYS = ("title", "payload")
+"""Required; a button may also name what it does with one of TARGET_KINDS."""
 
 
 def parse_responses(
@@ -84,7 +85,7 @@ def _parse_button(item: object, where: str, source: Source, problems: ProblemLog
     if not isinstance(item, YamlMap):
         problems.error(f"{where}: expected {{title, payload}}, got {describe(item)}", source)
         return None
-    warn_unknown_keys(item, BUTTON_KEYS, f"{where}.", source, problems)
+    warn_unknown_keys(item, (*BUTTON_KEYS, *TARGET_KINDS), f"{where}.", source, problems)
     fields = {}
     for key in BUTTON_KEYS:
         value = item.get(key)
@@ -94,4 +95,25 @@ def _parse_button(item: object, where: str, source: Source, problems: ProblemLog
             )
             return None
         fields[key] = normalise_text(value)
-    return Button(fields["title"], fields["payload"])
+    target = _parse_target(item, where, source, problems)
+    if target is False:
+        return None
+    return Button(fields["title"], fields["payload"], target or None, source)
+
+
+def _parse_target(
+    item: YamlMap, where: str, source: Source, problems: ProblemLog
+) -> ButtonTarget | None | bool:
+    """The one target key a button declares, None without one, False when it is bad."""
+    named = [kind for kind in TARGET_KINDS if kind in item]
+    if not named:
+        return None
+    if len(named) > 1:
+        problems.error(f"{where}: a button does one thing; it names {' and '.join(named)}", source)
+        return False
+    kind = named[0]
+    value = item.get(kind)
+    if not isinstance(value, str) or not normalise_text(value):
+        problems.error(f"{where}.{kind}: missing or empty", Source(source.path, item.line_of(kind)))
+        return False
+    return ButtonTarget(kind, normalise_text(value))

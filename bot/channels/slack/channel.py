@@ -8,7 +8,6 @@ in the background, owned by the channel and drained on shutdown.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack
@@ -31,6 +30,7 @@ from bot.channels.slack.verify import SlackRequestVerifier
 from bot.dialogue.manager import DialogueManager
 from bot.handoff.events import PersonMessage, customer_deliveries
 from bot.server.http_errors import RequestError
+from bot.server.json_input import loads_checked
 from supportbot.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -113,9 +113,8 @@ class SlackChannel:
         button = sm.clicked_button(payload) if payload.get("type") == "block_actions" else None
         if button is None or not _has_ids(payload, "channel", "user"):
             return
-        click_id = payload.get("trigger_id") or button.get("action_ts")
-        ref = f"action:{click_id}"
-        if click_id and not await self.events.claim(ref):
+        ref = f"action:{_click_id(payload, button)}"
+        if not await self.events.claim(ref):
             return
         target = sm.interaction_target(payload)
         message = sm.inbound(button["value"], target, ref)
@@ -178,6 +177,19 @@ class SlackChannel:
 
 
 SLACK = web.AppKey("slack_channel", SlackChannel)
+
+
+def _click_id(payload: dict, button: dict) -> str:
+    """What identifies one click, so a redelivered one is answered once: Slack's trigger id
+    or action time, else the user, the message and the button (one click per button: the
+    buttons are removed once answered)."""
+    click_id = payload.get("trigger_id") or button.get("action_ts")
+    if click_id:
+        return str(click_id)
+    message_ts = (payload.get("message") or {}).get("ts") or (payload.get("container") or {}).get(
+        "message_ts"
+    )
+    return f"{payload['user']['id']}:{payload['channel']['id']}:{message_ts}:{button['value']}"
 
 
 def _has_ids(payload: dict, *keys: str) -> bool:
@@ -255,10 +267,9 @@ def _interactive_handler(verifier: SlackRequestVerifier):
     async def handler(request: web.Request) -> web.Response:
         body = await _verified_body(request, verifier)
         form = parse_qs(body.decode("utf-8", errors="replace"))
-        try:
-            payload = json.loads(form["payload"][0])
-        except (KeyError, json.JSONDecodeError):
-            raise RequestError('form field "payload" is required and must be JSON') from None
+        if "payload" not in form:
+            raise RequestError('form field "payload" is required and must be JSON')
+        payload = loads_checked(form["payload"][0], 'form field "payload"')
         if not isinstance(payload, dict):
             raise RequestError('form field "payload" must be a JSON object')
         await request.app[SLACK].accept_interaction(payload)

@@ -19,6 +19,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.channels.slack.channel import SlackChannel
+from bot.server.http_errors import RequestError
+from bot.server.json_input import check_tree
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +32,15 @@ def request_listener(channel: SlackChannel):
 
     async def listener(client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         try:
+            check_tree(request.payload, "payload")
             if request.type == "events_api":
                 await channel.accept_event(request.payload)
             elif request.type == "interactive":
                 await channel.accept_interaction(request.payload)
+        except RequestError as exc:
+            log.warning(
+                "slack socket mode envelope %s refused: %s", request.envelope_id, exc.reason
+            )
         finally:
             response = SocketModeResponse(envelope_id=request.envelope_id)
             await client.send_socket_mode_response(response)

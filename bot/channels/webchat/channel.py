@@ -42,6 +42,7 @@ from bot.dialogue.state import HANDED_OFF
 from bot.handoff.events import PersonMessage, customer_deliveries, handoff_listeners
 from bot.server.admission import Rejected
 from bot.server.http_errors import RequestError, error_response
+from bot.server.json_input import header_text
 from bot.store.conversation_log import ConversationStore
 from supportbot.config.channels import WebchatSettings
 
@@ -61,6 +62,7 @@ HELLO_TWICE = 'field "type": "hello" was already sent on this socket'
 NO_SUCH_TURN = 'field "turn_id": no such turn in this conversation'
 NO_FEEDBACK = "this conversation store does not keep feedback"
 INTERNAL = "internal error; please try again"
+IDLE_CLOSE = b"idle timeout"
 
 
 def add_routes(app: web.Application, server: ServerSettings) -> None:
@@ -148,7 +150,7 @@ class WebchatChannel:
         return True
 
     async def run_turn(
-        self, app: web.Application, conversation_id: str, message: Message
+        self, app: web.Application, conversation_id: str, message: Message, client: str
     ) -> dict[str, Any]:
         """Handle one customer message; every socket of the conversation gets the typing
         signal, the turn and the state. Returns {"turn", "state"}."""
@@ -157,7 +159,9 @@ class WebchatChannel:
             await self.broadcast(conversation_id, {"type": "typing", "on": True})
             started = time.time()
             try:
-                inbound = InboundMessage(conversation_id, message.text, CHANNEL)
+                inbound = InboundMessage(
+                    conversation_id, message.text, CHANNEL, client_address=client
+                )
                 replies = await parts.manager.handle(inbound)
                 rows = await parts.store.history(conversation_id, 2)
             finally:
@@ -235,12 +239,23 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=25, max_msg_size=MAX_FRAME_BYTES)
     await ws.prepare(request)
     conversation_id: str | None = None
+    idle = channel.settings.idle_timeout_seconds
     try:
-        async for msg in ws:
+        while True:
+            try:
+                msg = await ws.receive(timeout=idle)
+            except TimeoutError:
+                await ws.close(code=WSCloseCode.GOING_AWAY, message=IDLE_CLOSE)
+                break
             if msg.type == WSMsgType.TEXT:
                 conversation_id = await _on_frame(request, ws, conversation_id, msg.data)
             elif msg.type == WSMsgType.BINARY:
                 await send(ws, {"type": "error", "error": "frames must be JSON text"})
+            elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
+            elif msg.type == WSMsgType.ERROR:
+                log.info("web chat socket error: %s", type(ws.exception()).__name__)
+                break
     finally:
         if conversation_id is not None:
             channel.sockets[conversation_id].discard(ws)
@@ -268,7 +283,7 @@ async def _on_frame(
             raise FrameError(HELLO_FIRST)
         elif isinstance(frame, Message):
             async with _admitted(app):
-                await channel.run_turn(app, conversation_id, frame)
+                await channel.run_turn(app, conversation_id, frame, _client(request))
         elif isinstance(frame, Feedback):
             await channel.rate(app, conversation_id, frame)
             value = FEEDBACK_NAMES[frame.value]
@@ -337,7 +352,7 @@ async def preflight(request: web.Request) -> web.Response:
 
 
 async def _conversation(request: web.Request) -> str:
-    token = request.headers.get(TOKEN_HEADER, "").strip()
+    token = (header_text(request.headers, TOKEN_HEADER) or "").strip()
     if not token:
         raise RequestError(TOKEN_MISSING, status=401)
     conversation_id = await request.app[WEBCHAT].open_sessions.resolve(token)
@@ -365,7 +380,8 @@ async def post_message(request: web.Request) -> web.Response:
     conversation_id = await _conversation(request)
     channel = request.app[WEBCHAT]
     message = parse_message(await _body(request), channel.max_chars)
-    return web.json_response(await channel.run_turn(request.app, conversation_id, message))
+    turn = await channel.run_turn(request.app, conversation_id, message, _client(request))
+    return web.json_response(turn)
 
 
 async def post_feedback(request: web.Request) -> web.Response:

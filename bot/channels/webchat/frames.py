@@ -6,9 +6,11 @@ dialogue manager, and it never closes the socket.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from bot.server.http_errors import RequestError
+from bot.server.json_input import bounded_integer, loads_checked
 
 FEEDBACK_VALUES = {"up": 1, "down": -1}
 FRAME_TYPES = ("hello", "message", "feedback", "ping")
@@ -52,9 +54,9 @@ Frame = Hello | Message | Feedback | Ping
 
 def decode_object(raw: str | bytes, what: str = "frame") -> dict[str, Any]:
     try:
-        payload = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise FrameError(f"{what} is not valid JSON") from None
+        payload = loads_checked(raw, what)
+    except RequestError as exc:
+        raise FrameError(exc.reason) from None
     if not isinstance(payload, dict):
         raise FrameError(f"{what} must be a JSON object")
     return payload
@@ -87,7 +89,7 @@ def parse_message(payload: dict[str, Any], max_chars: int) -> Message:
 
 def parse_feedback(payload: dict[str, Any]) -> Feedback:
     turn_id = payload.get("turn_id")
-    if isinstance(turn_id, bool) or not isinstance(turn_id, int) or turn_id < 1:
+    if not bounded_integer(turn_id) or turn_id < 1:
         raise FrameError('field "turn_id" is required and must be a positive integer')
     value = payload.get("value")
     if not isinstance(value, str) or value not in FEEDBACK_VALUES:

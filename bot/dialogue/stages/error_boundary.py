@@ -8,6 +8,7 @@ from bot import messages
 from bot.channels.base import QuickReply
 from bot.dialogue.manager import Next
 from bot.dialogue.turn import HANDOFF_PAYLOAD, Turn
+from bot.store.pseudonyms import pseudonym
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ class ErrorBoundary:
         except Exception as exc:
             log.exception(
                 "turn failed (conversation %s, channel %s)",
-                turn.message.sender_id,
+                pseudonym(turn.message.sender_id),
                 turn.message.channel,
             )
             turn.action = "error"

@@ -11,7 +11,7 @@ from bot import messages
 from bot.channels.base import QuickReply
 from bot.dialogue import reply_ranking
 from bot.dialogue.manager import Next
-from bot.dialogue.turn import PAYLOAD_PREFIX, Turn, payload_of
+from bot.dialogue.turn import PAYLOAD_PREFIX, Turn, chosen_by_click
 from retrieval.bot_model import Analysis, ResponseTemplate, ServedModel
 from retrieval.index import Hit, Passage
 from retrieval.kb_answers import LABEL_PREFIX
@@ -42,8 +42,13 @@ class ResponsePolicy:
         retrieval = self.model.manifest.retrieval
         return retrieval.min_score if retrieval else 1.0
 
+    def threshold_for(self, hit: Hit) -> float:
+        """Help articles are calibrated on their own (retrieval.article_min_score)."""
+        retrieval = self.model.manifest.retrieval
+        return retrieval.threshold_for(hit.passage.kind) if retrieval else 1.0
+
     async def __call__(self, turn: Turn, next_stage: Next) -> None:
-        chosen = payload_of(turn.text) or ""
+        chosen = chosen_by_click(turn) or ""
         if chosen in self.model.responses:
             await self._respond_with_intent(turn, chosen)
         elif self._is_kb_class(chosen):
@@ -90,7 +95,7 @@ class ResponsePolicy:
             self._answer_from_knowledge_base(turn, analysis.kb_answer)
             return
         best = self._retrieval_hit(analysis)
-        if best is not None and best.score >= self.min_score:
+        if best is not None and best.score >= self.threshold_for(best):
             self._answer_from_knowledge_base(turn, best.passage)
             return
         if await self._respond_from_pool(turn):
@@ -109,10 +114,7 @@ class ResponsePolicy:
         return None
 
     def _answer_from_knowledge_base(self, turn: Turn, passage: Passage) -> None:
-        turn.action = "retrieval"
-        prefix = messages.RETRIEVAL_PREFIX.format(title=passage.title) + "\n"
-        link = "\n" + messages.RETRIEVAL_LINK.format(url=passage.url) if passage.url else ""
-        turn.dispatcher.utter((prefix if passage.kind == "article" else "") + passage.answer + link)
+        answer_with_article(turn, passage.title, passage.answer, passage.url, passage.kind)
 
     async def _respond_with_intent(self, turn: Turn, intent: str) -> None:
         variants = self.model.responses[intent]
@@ -151,6 +153,17 @@ class ResponsePolicy:
         turn.action = "ranked_reply"
         turn.dispatcher.utter(chosen.text, tuple(QuickReply(t, p) for t, p in chosen.buttons))
         return True
+
+
+def answer_with_article(
+    turn: Turn, title: str, answer: str, url: str | None, kind: str = "article"
+) -> None:
+    """A knowledge-base answer: an article's title first, its link after."""
+    turn.action = "retrieval"
+    turn.metadata["article"] = title
+    prefix = messages.RETRIEVAL_PREFIX.format(title=title) + "\n"
+    link = "\n" + messages.RETRIEVAL_LINK.format(url=url) if url else ""
+    turn.dispatcher.utter((prefix if kind == "article" else "") + answer + link)
 
 
 def humanise(intent: str) -> str:

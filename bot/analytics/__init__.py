@@ -1,0 +1,1 @@
+"""Support analytics over the conversation log: figures, charts and the report files."""
