@@ -5,6 +5,8 @@ nobody signed in the customer hears the alternative while the bot keeps answerin
 from __future__ import annotations
 
 import asyncio
+import gzip
+import json
 
 import aiohttp
 import sqlite_utils
@@ -109,11 +111,14 @@ async def test_a_handoff_reaches_a_signed_in_agent_who_answers_over_rest(tiny_mo
             assert turn_count(db) == before
 
             status, sent = await agent.post(
-                f"{CONVERSATIONS}/ida/messages", {"text": "Hi, Dana here"}
+                f"{CONVERSATIONS}/ida/messages", {"text": "Hi, Dana here dana@example.com"}
             )
             assert (status, sent["message"]["agent"]) == (201, "Dana")
             replies = await say(plain, url, "ida", "thanks, my order is late")
-            assert texts(replies) == [messages.AGENT_JOINED.format(agent="Dana"), "Hi, Dana here"]
+            assert texts(replies) == [
+                messages.AGENT_JOINED.format(agent="Dana"),
+                "Hi, Dana here dana@example.com",
+            ]
             assert replies[1]["custom"]["kind"] == "agent"
 
             assert (await agent.post(f"{CONVERSATIONS}/ida/notes", {"text": "VIP"}))[0] == 201
@@ -137,6 +142,22 @@ async def test_a_handoff_reaches_a_signed_in_agent_who_answers_over_rest(tiny_mo
     assert "agent_message" in actions and actions.count("handoff_notice") == 2
     [row] = sqlite_utils.Database(db)["turns"].rows_where("action = 'agent_message'")
     assert '"agent": "Dana"' in row["responses"] and row["message"] == ""
+    await exported_and_forgotten(db, tmp_path / "dialogues.jsonl.gz")
+
+
+async def exported_and_forgotten(db, out) -> None:
+    """`export dialogues` writes customer and agent turns; `forget` removes the agent's
+    turns, the queue row and the notes, and keeps the audit only by hash."""
+    assert main(["export", "dialogues", "--db", str(db), "--out", str(out)]) == 0
+    [dialogue] = [json.loads(line) for line in gzip.open(out, "rt")]
+    speakers = [(turn["speaker"], turn["text"]) for turn in dialogue["turns"]]
+    assert ("agent", "Hi, Dana here <EMAIL>") in speakers
+    assert speakers[0] == ("customer", "I want to talk to a human")
+    assert {speaker for speaker, _ in speakers} == {"customer", "agent"}
+    assert await asyncio.to_thread(main, ["forget", "ida", "--db", str(db)]) == 0
+    log = sqlite_utils.Database(db)
+    assert log["turns"].count == log["agent_queue"].count == log["agent_notes"].count == 0
+    assert "ida" not in {row["conversation_id"] for row in log["agent_audit"].rows}
 
 
 async def test_a_claimed_conversation_survives_a_restart(tiny_model, tmp_path):
