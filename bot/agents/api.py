@@ -20,6 +20,7 @@ from bot.agents import accounts, assist, queue
 from bot.agents.accounts import Agent
 from bot.agents.desk import AGENT_DESK, AgentDesk, desk_context
 from bot.agents.events import CLOSING
+from bot.agents.external import add_external_routes
 from bot.agents.sessions import CSRF_HEADER, SESSION_COOKIE, AgentSessions, LoginLimiter
 from bot.app_keys import ANALYSE, DEPS
 from bot.channels.rest import parse_json_object
@@ -71,6 +72,7 @@ def add_routes(app: web.Application, settings: ServerSettings) -> AgentDesk:
         ("transfer", transfer),
     ):
         router.add_post(f"{base}/{name}", signed_in(handler))
+    add_external_routes(app, settings.max_message_chars)
     return desk
 
 
