@@ -231,3 +231,20 @@ async def test_a_waiting_customer_can_cancel_and_the_queue_times_out(tiny_model,
                 break
         replies = texts(await say(session, live.url, "ida", "where is my order?"))
         assert replies[0] == messages.HANDOFF_QUEUE_TIMEOUT and len(replies) >= 2
+        await rated_after_release(session, live.url, secret)
+    [survey] = sqlite_utils.Database(db)["agent_surveys"].rows
+    assert (survey["conversation_id"], survey["agent"], survey["score"]) == ("ida", "dana", 4)
+
+
+async def rated_after_release(session, url: str, secret: str) -> None:
+    """Released with a survey, the customer's "4" is stored and thanked, not answered."""
+    agent = await sign_in(session, url, "dana", secret)
+    await say(session, url, "ida", "talk to a human please")
+    assert (await agent.post(f"{CONVERSATIONS}/ida/claim"))[0] == 200
+    assert (await agent.post(f"{CONVERSATIONS}/ida/release", {"survey": True}))[0] == 200
+    assert texts(await say(session, url, "ida", "4")) == [
+        messages.AGENT_JOINED.format(agent="Dana"),
+        messages.AGENT_LEFT.format(agent="Dana"),
+        messages.SURVEY_QUESTION.format(agent="Dana"),
+        messages.SURVEY_THANKS,
+    ]
