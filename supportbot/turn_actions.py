@@ -74,6 +74,11 @@ NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
 handle says nothing about what the customer meant."""
 
 
+BY_PEOPLE: frozenset[TurnAction] = frozenset({"agent_message", "handoff_notice", "survey"})
+"""Logged outside a customer's turn, for what people did: an agent's message, a handoff
+notice, the customer's rating of an agent. Not bot turns in the analytics."""
+
+
 HandoffReason = Literal["asked", "repeated_fallbacks", "abuse", "action_failure", "policy", "other"]
 """Why a conversation went to a person, as metrics and analytics count it: the customer
 asked (words or a handoff intent), fallbacks in a row, moderation (abuse or threats), a

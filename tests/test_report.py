@@ -15,6 +15,7 @@ from bot.channels.webchat.channel import TOKEN_HEADER
 from bot.server.settings import ServerSettings
 from supportbot.cli import main
 from supportbot.testing import live_server
+from supportbot.testing.agents import create_agent, sign_in
 
 ADMIN = "report-test-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
@@ -66,6 +67,45 @@ async def logged(tiny_model, tmp_path) -> Path:
     return db
 
 
+async def agent_answers_and_is_rated(url: str, secret: str) -> None:
+    """ida asks for a person; dana claims, writes twice, releases with the survey; ida
+    gives 4. The only visit with agent data."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    conversation = "/agent/api/conversations/ida"
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        agent = await sign_in(session, url, "dana", secret)
+        await say(session, url, "ida", "I want to talk to a human")
+        assert (await agent.post(f"{conversation}/claim"))[0] == 200
+        await asyncio.sleep(0.2)
+        assert (await agent.post(f"{conversation}/messages", {"text": "Hi, Dana here."}))[0] == 201
+        await asyncio.sleep(0.2)
+        assert (await agent.post(f"{conversation}/messages", {"text": "Sorted."}))[0] == 201
+        assert (await agent.post(f"{conversation}/release", {"survey": True}))[0] == 200
+        await say(session, url, "ida", "4")
+
+
+async def test_agent_figures_come_from_the_agents_own_turns_and_survey(tiny_model, tmp_path):
+    db = tmp_path / "log.db"
+    secret = create_agent(db, "dana")
+    async with live_server(tiny_model, db, ServerSettings(admin_token=ADMIN)) as live:
+        await agent_answers_and_is_rated(live.url, secret)
+    report = run_report(db, tmp_path / "out")
+    agent = report["agent"]
+    assert agent["handed_off_conversations"] == 1 and agent["answered_by_a_person"] == 1
+    first, handling = agent["first_human_reply_seconds"], agent["handling_seconds"]
+    assert first["count"] == 1 and 0.2 <= first["median"] < handling["median"] < 30
+    assert handling["median"] - first["median"] >= 0.2
+    assert report["satisfaction"]["survey"] == {
+        "responses": 1,
+        "mean": 4.0,
+        "by_score": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 0},
+    }
+    # Answered by a person: not abandoned. Neither the agent's turns nor the customer's
+    # survey answer are bot turns: the one bot turn is the handoff.
+    assert report["totals"]["abandoned"] == 0
+    assert report["totals"]["bot_turns"] == 1
+
+
 def run_report(db: Path, out: Path, *extra: str) -> dict:
     gap = str(GAP_SECONDS / 60)
     code = main(
@@ -100,9 +140,10 @@ def test_every_figure_matches_the_hand_count(logged, tmp_path, tiny_model):
         "up_rate": 0.0,
         "rated_rate": 0.125,
     }
-    assert report["satisfaction"]["survey"] is None
+    # The server made the agents' tables, but di was never answered and nobody was surveyed.
+    assert report["satisfaction"]["survey"]["responses"] == 0
     assert report["agent"]["first_human_reply_seconds"] is None
-    assert report["agent"]["absent"].startswith("no agent data in this log")
+    assert report["agent"]["answered_by_a_person"] == 0
     reasons = {row["reason"]: row["handoffs"] for row in report["handoff_reasons"]}
     assert reasons == {
         "asked": 1,

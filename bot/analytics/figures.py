@@ -15,14 +15,15 @@ import sqlite_utils
 from bot.analytics.agent_data import agent_figures
 from bot.analytics.log_rows import LoggedTurn, logged_turns
 from bot.analytics.sessions import Visit, visits
-from supportbot.turn_actions import HANDOFF_REASONS, handoff_reason_kind
+from supportbot.turn_actions import BY_PEOPLE, HANDOFF_REASONS, handoff_reason_kind
 
 Clusterer = Callable[[list[str]], list[list[int]]]
 """Groups of indices into the texts, each most typical first (`supportbot discover`'s
 clustering with a model; exact text without one)."""
 
-BOT_SILENT = frozenset({"handed_off"})
-"""Turns where the bot stayed silent because a person owns the conversation: not bot turns."""
+BOT_SILENT = frozenset({"handed_off"}) | BY_PEOPLE
+"""Turns where the bot stayed silent because a person owns the conversation, and what the
+people themselves did: not bot turns."""
 TURN_RATES = {
     "fallback": "fallback",
     "clarification": "clarify",

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from bot.analytics.log_rows import UNANSWERED_ACTIONS, LoggedTurn
+from supportbot.turn_actions import BY_PEOPLE
 
 WAITING_FOR_A_PERSON = ("handoff", "handed_off")
 
@@ -24,7 +25,12 @@ class Visit:
 
     @property
     def last(self) -> LoggedTurn:
-        return self.turns[-1]
+        """The last turn of the customer's (what agents logged after it does not count)."""
+        return next((t for t in reversed(self.turns) if t.action not in BY_PEOPLE), self.turns[-1])
+
+    @cached_property
+    def answered_by_person(self) -> bool:
+        return any(t.action == "agent_message" for t in self.turns)
 
     @cached_property
     def handed_off(self) -> bool:
@@ -44,8 +50,10 @@ class Visit:
 
     @cached_property
     def abandoned(self) -> bool:
-        """Left waiting: the last turn handed off (no agent reply is in this log) or got
-        no reply at all."""
+        """Left waiting: the last turn handed off and no agent ever wrote, or it got no
+        reply at all."""
+        if self.answered_by_person:
+            return False
         return self.last.action in WAITING_FOR_A_PERSON or not self.last.replied
 
 
