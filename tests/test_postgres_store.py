@@ -132,3 +132,95 @@ def test_db_status_and_upgrade(pg_url, capsys):
 def test_db_upgrade_refuses_a_sqlite_path(tmp_path, capsys):
     assert main(["db", "upgrade", "--db", str(tmp_path / "x.db")]) == 1
     assert "not a postgresql:// URL" in capsys.readouterr().err
+
+
+def test_webchat_sessions_on_both_backends(store_location):
+    from bot.channels.webchat import sessions
+
+    db = sessions.open_session_db(store_location)
+    try:
+        token, conversation = sessions.issue(db, now=100.0)
+        assert sessions.resolve(db, token, now=150.0, ttl=60.0) == conversation
+        assert sessions.resolve(db, "wrong", now=150.0, ttl=60.0) is None
+        assert sessions.resolve(db, token, now=300.0, ttl=60.0) is None  # expired, purged
+        assert sessions.purge(db, now=300.0, ttl=60.0) == 0
+    finally:
+        db.close()
+
+
+async def test_slack_dedupe_on_both_backends(store_location):
+    from bot.channels.slack.dedupe import SlackEventStore
+
+    now = [1000.0]
+    store = SlackEventStore(store_location, ttl_seconds=60.0, clock=lambda: now[0])
+    await store.open()
+    try:
+        assert [await store.claim("Ev1") for _ in range(4)] == [True, False, False, False]
+        now[0] += 61.0
+        assert await store.claim("Ev1") is True  # past the TTL, a new delivery
+        await store.remember_thread("C1", "1.0")
+        await store.remember_thread("C1", "1.0")
+        assert await store.knows_thread("C1", "1.0") is True
+        assert await store.knows_thread("C1", "2.0") is False
+    finally:
+        await store.close()
+
+
+async def test_agent_queue_and_notes_on_both_backends(store_location):
+    from bot.agents import queue
+    from bot.agents.store import AgentStore
+
+    store = await AgentStore.open(store_location)
+    try:
+        assert await store.call(queue.enqueue, "c1", "webchat", "asked", {"x": 1}) == 1
+        assert await store.call(queue.enqueue, "c2", "webchat", "asked", {}) == 2
+        assert await store.call(queue.enqueue, "c1", "webchat", "again", {}) == 1
+        assert await store.call(queue.claim, "c1", "ana") is True
+        assert await store.call(queue.claim, "c1", "bo") is False
+        first = await store.call(queue.add_note, "c1", "ana", "called back")
+        second = await store.call(queue.add_note, "c1", "ana", "done")
+        assert second == first + 1
+        notes = await store.call(queue.notes, "c1")
+        assert [note["text"] for note in notes] == ["called back", "done"]
+    finally:
+        await store.close()
+
+
+def _tables_holding(url: str, text: str) -> list[str]:
+    """Every table (of every schema but the catalog) with a row whose text mentions `text`."""
+    db = PostgresDatabase(url)
+    try:
+        found = []
+        for table in db.table_names():
+            rows = db.execute(f"SELECT t::text FROM {table} AS t").fetchall()
+            if any(text in row[0] for row in rows):
+                found.append(table)
+        return found
+    finally:
+        db.close()
+
+
+async def test_forget_leaves_no_text_in_any_postgres_table(pg_url):
+    from bot.agents import queue
+    from bot.store.privacy import forget_sender
+
+    db = PostgresDatabase(pg_url)
+    upgrade(db)
+    db.close()
+    store = await SQLiteConversationStore.open(pg_url)
+    try:
+        record = _record("c-secret", "my parcel code is ZEBRA42", 5.0)
+        record.sender_id = "alice"
+        turn = await store.log_turn(record)
+        await store.log_turn(_record("c-other", "unrelated", 6.0))
+        await store.record_feedback("c-secret", turn, 1)
+        await store.call(queue.enqueue, "c-secret", "rest", "ZEBRA42 help", {"t": "ZEBRA42"})
+        await store.call(queue.add_note, "c-secret", "ana", "ZEBRA42 noted")
+        assert set(_tables_holding(pg_url, "ZEBRA42")) == {"turns", "agent_queue", "agent_notes"}
+        report = await forget_sender(store, "alice", "test")
+        assert (report.conversations, report.turns) == (1, 1)
+    finally:
+        await store.close()
+    assert _tables_holding(pg_url, "ZEBRA42") == []
+    assert _tables_holding(pg_url, "alice") == []
+    assert _tables_holding(pg_url, "unrelated") == ["turns"]
