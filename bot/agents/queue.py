@@ -29,7 +29,8 @@ def enqueue(
             " status) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(conversation_id) DO UPDATE SET"
             " channel = excluded.channel, reason = excluded.reason, summary = excluded.summary,"
             " requested_at = excluded.requested_at, status = excluded.status, agent = NULL,"
-            " claimed_at = NULL, closed_at = NULL, outcome = NULL WHERE status = 'closed'",
+            " claimed_at = NULL, closed_at = NULL, outcome = NULL"
+            " WHERE agent_queue.status = 'closed'",
             [conversation_id, channel, reason, json.dumps(summary), time.time(), WAITING],
         )
     return place_in_queue(db, conversation_id)

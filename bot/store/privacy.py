@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.background_tasks import stop_task
+from bot.store.postgres import PostgresDatabase
 from bot.store.pseudonyms import keyed_hash
 from supportbot.config.privacy import PrivacyConfig
 from supportbot.turn_actions import NOT_FOR_TRAINING
@@ -138,8 +139,21 @@ def _delete_conversation_rows(db: sqlite_utils.Database, conversations: list[str
             )
 
 
-def _checkpoint(db: sqlite_utils.Database) -> None:
-    """Copy the WAL into the main file and truncate it, so deleted pages leave no trace."""
+VACUUMED_TABLES = ("turns", "conversations", "derived_rows", "feedback", "audit_log") + tuple(
+    table for table, _ in CONVERSATION_TABLES
+)
+
+
+def _checkpoint(db: Any) -> None:
+    """Copy the WAL into the main file and truncate it, so deleted pages leave no trace.
+    PostgreSQL: VACUUM the tables deletions touch, so their dead tuples' space is marked
+    free for reuse (docs/privacy.md says what that does and does not promise)."""
+    if isinstance(db, PostgresDatabase):
+        present = set(db.table_names())
+        for table in VACUUMED_TABLES:
+            if table in present:
+                db.execute(f"VACUUM {table}")
+        return
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
@@ -278,8 +292,8 @@ def _export_training(db: sqlite_utils.Database, since: float) -> list[dict]:
     exported = [row for row in rows if _trainable(row)]
     with db.atomic():
         db.conn.executemany(
-            "INSERT OR IGNORE INTO derived_rows (conversation_id, kind, ref, text, label,"
-            " created_at) VALUES (?, 'training', ?, ?, ?, ?)",
+            "INSERT INTO derived_rows (conversation_id, kind, ref, text, label,"
+            " created_at) VALUES (?, 'training', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [
                 (r["conversation_id"], str(r["id"]), r["message"], r["intent"], r["created_at"])
                 for r in exported

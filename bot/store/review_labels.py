@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from bot.store.postgres import PostgresDatabase
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS review_queue (
     turn_id INTEGER PRIMARY KEY REFERENCES turns(id) ON DELETE CASCADE,
@@ -80,6 +82,9 @@ class Label:
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
+    """SQLite: create the tables; PostgreSQL has them from its migrations."""
+    if isinstance(db, PostgresDatabase):
+        return
     db.execute("PRAGMA foreign_keys=ON")
     db.executescript(SCHEMA)
 
@@ -161,9 +166,9 @@ def enqueue(db: sqlite_utils.Database, picks: list[dict], batch: str) -> int:
     with db.atomic():
         for pick in picks:
             db.execute(
-                "INSERT OR IGNORE INTO review_queue (turn_id, conversation_id, message, intent,"
+                "INSERT INTO review_queue (turn_id, conversation_id, message, intent,"
                 " confidence, reply, reasons, cluster, score, batch, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     pick["turn_id"],
                     pick["conversation_id"],

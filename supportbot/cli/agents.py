@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from supportbot.cli.arguments import DEFAULT_DB
+from supportbot.cli.arguments import DB_HELP, DEFAULT_DB
 from supportbot.errors import SupportbotError
 
 
@@ -20,12 +20,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     add.add_argument("name", help="login name: lower-case letters, digits, '-' or '_'")
     add.add_argument("--role", choices=("agent", "admin"), default="agent")
     add.add_argument("--display-name", help="the name customers see (default: NAME)")
-    add.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    add.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     listing = actions.add_parser("list", help="every account, with role and status")
-    listing.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    listing.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     disable = actions.add_parser("disable", help="refuse an agent's logins and sessions")
     disable.add_argument("name")
-    disable.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    disable.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     agents.set_defaults(run=run_agents)
 
 

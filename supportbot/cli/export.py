@@ -8,7 +8,7 @@ import gzip
 import json
 from pathlib import Path
 
-from supportbot.cli.arguments import DEFAULT_DB, existing_log
+from supportbot.cli.arguments import DB_HELP, DEFAULT_DB, existing_log
 from supportbot.errors import SupportbotError
 
 
@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     dialogues = kinds.add_parser(
         "dialogues", help="customer and agent turns (redacted) as dialogue JSONL"
     )
-    dialogues.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    dialogues.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     dialogues.add_argument("--out", type=Path, required=True, help="FILE.jsonl or FILE.jsonl.gz")
     export.set_defaults(run=run_export)
 

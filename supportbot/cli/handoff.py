@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from supportbot.cli.arguments import DEFAULT_DB, existing_log
+from supportbot.cli.arguments import DB_HELP, DEFAULT_DB, existing_log
 from supportbot.errors import SupportbotError
 
 
@@ -20,14 +20,14 @@ def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB)
     )
     actions = handoff.add_subparsers(dest="handoff_command", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="conversations a person owns now")
-    listing.add_argument("--db", default=default_db, help="SQLite conversation log")
+    listing.add_argument("--db", default=default_db, help=DB_HELP)
     for name, text in (
         ("take", "hand a conversation to a person: the bot stays silent"),
         ("release", "give a conversation back to the bot"),
     ):
         action = actions.add_parser(name, help=text)
         action.add_argument("conversation_id", help="the conversation's sender id")
-        action.add_argument("--db", default=default_db, help="SQLite conversation log")
+        action.add_argument("--db", default=default_db, help=DB_HELP)
     handoff.set_defaults(run=run_handoff)
 
 

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from supportbot.cli.arguments import DEFAULT_DB, existing_log
+from supportbot.cli.arguments import DB_HELP, DEFAULT_DB, existing_log
 from supportbot.cli.types import float_between, int_at_least
 from supportbot.config import CONFIG_FILENAME, LearningConfig, load_config
 
@@ -34,7 +34,7 @@ def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB)
     load.add_argument("file", type=Path, metavar="FILE.csv|FILE.jsonl")
     load.add_argument("--reviewer", default="import", help="name recorded with the labels")
     for action in (export, load):
-        action.add_argument("--db", default=default_db, help="SQLite conversation log")
+        action.add_argument("--db", default=default_db, help=DB_HELP)
     labels.set_defaults(run=run_labels)
 
     discover = commands.add_parser("discover", help="candidate new intents from fallbacks")
@@ -49,7 +49,7 @@ def register(commands: argparse._SubParsersAction, default_db: str = DEFAULT_DB)
     retrain = commands.add_parser("retrain", help="merge labels, train, promote if not worse")
     retrain.add_argument("project", type=Path)
     retrain.add_argument("--models", type=Path, required=True, metavar="ROOT")
-    retrain.add_argument("--db", default=default_db, help="SQLite conversation log")
+    retrain.add_argument("--db", default=default_db, help=DB_HELP)
     retrain.set_defaults(run=run_retrain)
 
 
@@ -57,7 +57,7 @@ def _model_and_db(parser: argparse.ArgumentParser, default_db: str) -> None:
     parser.add_argument(
         "--model", type=Path, required=True, metavar="MODEL_DIR", help="or a registry root"
     )
-    parser.add_argument("--db", default=default_db, help="SQLite conversation log")
+    parser.add_argument("--db", default=default_db, help=DB_HELP)
 
 
 def _learning(project: Path | None) -> LearningConfig:

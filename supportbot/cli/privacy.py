@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import os
 
-from supportbot.cli.arguments import DEFAULT_DB, existing_log
+from supportbot.cli.arguments import DB_HELP, DEFAULT_DB, existing_log
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -15,7 +15,7 @@ def register(commands: argparse._SubParsersAction) -> None:
         "forget", help="delete a customer's conversations and derived data, with an audit row"
     )
     forget.add_argument("sender", help="the sender id the channel uses for the customer")
-    forget.add_argument("--db", default=DEFAULT_DB, help="SQLite conversation log")
+    forget.add_argument("--db", default=DEFAULT_DB, help=DB_HELP)
     forget.add_argument("--actor", default=os.environ.get("USER") or "cli", help="audit log name")
     forget.set_defaults(run=run_forget)
 

@@ -7,7 +7,7 @@ import argparse
 from datetime import UTC, datetime
 from pathlib import Path
 
-from supportbot.cli.arguments import existing_log
+from supportbot.cli.arguments import DB_HELP, existing_log
 from supportbot.cli.types import float_between
 from supportbot.errors import SupportbotError
 
@@ -16,7 +16,7 @@ DATE_HELP = "YYYY-MM-DD (UTC) or an ISO 8601 time"  # bot.analytics.time_range.D
 
 def register(commands: argparse._SubParsersAction) -> None:
     report = commands.add_parser("report", help="support analytics: containment, handoffs, ...")
-    report.add_argument("--db", required=True, help="SQLite conversation log")
+    report.add_argument("--db", required=True, help=DB_HELP)
     report.add_argument("--since", type=report_time, help=f"first day, {DATE_HELP}")
     report.add_argument("--until", type=report_time_end, help=f"last day (inclusive), {DATE_HELP}")
     report.add_argument("--out", type=Path, required=True, help="folder for the report files")

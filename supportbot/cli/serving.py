@@ -71,6 +71,7 @@ async def _serve(model, settings, host: str, port: int, db: str) -> None:
     from bot.server.app import create_app
     from bot.server.settings import AppDeps
     from bot.store.conversation_log import SQLiteConversationStore
+    from bot.store.postgres import redact_url
 
     store = SQLiteConversationStore(db)
     app = create_app(settings, AppDeps(model, store))
@@ -86,7 +87,10 @@ async def _serve(model, settings, host: str, port: int, db: str) -> None:
     except OSError as exc:
         await runner.cleanup()
         raise SupportbotError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
-    print(f"supportbot serving {model.version} on http://{host}:{port} (log: {db})", flush=True)
+    print(
+        f"supportbot serving {model.version} on http://{host}:{port} (log: {redact_url(db)})",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
