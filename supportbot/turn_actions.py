@@ -33,6 +33,7 @@ TurnAction = Literal[
     "error",
     "agent_message",
     "handoff_notice",
+    "survey",
 ]
 """`pending`: not decided yet (never logged by a finished turn). The others, in order:
 an intent's response, a knowledge-base answer, a reply the response ranker chose from
@@ -42,7 +43,8 @@ still there?", and a vague opener answered with the menu), a request to rephrase
 handoff to a person, silence while a person owns the conversation, a message moderation
 blocked, a repeat that was damped, a sender over the rate limit, an unexpected error;
 and, logged outside a customer's turn (no customer message), an agent's message and a
-handoff notice ("Dana joined", the queue timing out)."""
+handoff notice ("Dana joined", the queue timing out); last, the customer's 1-5 rating
+of an agent."""
 
 TURN_ACTIONS: frozenset[TurnAction] = frozenset(get_args(TurnAction))
 
@@ -57,7 +59,16 @@ ANSWERED: frozenset[TurnAction] = frozenset(
 """Turns that end a run of fallbacks (the count towards a handoff starts again)."""
 
 NOT_FOR_TRAINING: frozenset[TurnAction] = frozenset(
-    {"error", "moderation", "damped", "handoff", "rate_limited", "agent_message", "handoff_notice"}
+    {
+        "error",
+        "moderation",
+        "damped",
+        "handoff",
+        "rate_limited",
+        "agent_message",
+        "handoff_notice",
+        "survey",
+    }
 )
 """Turns kept out of training rows and review picks: what the bot refused or could not
 handle says nothing about what the customer meant."""

@@ -4,6 +4,10 @@ nobody signed in the customer hears the alternative while the bot keeps answerin
 
 from __future__ import annotations
 
+import asyncio
+import gzip
+import json
+
 import aiohttp
 import sqlite_utils
 
@@ -107,11 +111,14 @@ async def test_a_handoff_reaches_a_signed_in_agent_who_answers_over_rest(tiny_mo
             assert turn_count(db) == before
 
             status, sent = await agent.post(
-                f"{CONVERSATIONS}/ida/messages", {"text": "Hi, Dana here"}
+                f"{CONVERSATIONS}/ida/messages", {"text": "Hi, Dana here dana@example.com"}
             )
             assert (status, sent["message"]["agent"]) == (201, "Dana")
             replies = await say(plain, url, "ida", "thanks, my order is late")
-            assert texts(replies) == [messages.AGENT_JOINED.format(agent="Dana"), "Hi, Dana here"]
+            assert texts(replies) == [
+                messages.AGENT_JOINED.format(agent="Dana"),
+                "Hi, Dana here dana@example.com",
+            ]
             assert replies[1]["custom"]["kind"] == "agent"
 
             assert (await agent.post(f"{CONVERSATIONS}/ida/notes", {"text": "VIP"}))[0] == 201
@@ -135,6 +142,22 @@ async def test_a_handoff_reaches_a_signed_in_agent_who_answers_over_rest(tiny_mo
     assert "agent_message" in actions and actions.count("handoff_notice") == 2
     [row] = sqlite_utils.Database(db)["turns"].rows_where("action = 'agent_message'")
     assert '"agent": "Dana"' in row["responses"] and row["message"] == ""
+    await exported_and_forgotten(db, tmp_path / "dialogues.jsonl.gz")
+
+
+async def exported_and_forgotten(db, out) -> None:
+    """`export dialogues` writes customer and agent turns; `forget` removes the agent's
+    turns, the queue row and the notes, and keeps the audit only by hash."""
+    assert main(["export", "dialogues", "--db", str(db), "--out", str(out)]) == 0
+    [dialogue] = [json.loads(line) for line in gzip.open(out, "rt")]
+    speakers = [(turn["speaker"], turn["text"]) for turn in dialogue["turns"]]
+    assert ("agent", "Hi, Dana here <EMAIL>") in speakers
+    assert speakers[0] == ("customer", "I want to talk to a human")
+    assert {speaker for speaker, _ in speakers} == {"customer", "agent"}
+    assert await asyncio.to_thread(main, ["forget", "ida", "--db", str(db)]) == 0
+    log = sqlite_utils.Database(db)
+    assert log["turns"].count == log["agent_queue"].count == log["agent_notes"].count == 0
+    assert "ida" not in {row["conversation_id"] for row in log["agent_audit"].rows}
 
 
 async def test_a_claimed_conversation_survives_a_restart(tiny_model, tmp_path):
@@ -179,3 +202,49 @@ async def test_with_nobody_signed_in_a_classifier_only_bot_keeps_answering(tiny_
             assert "https://example.com/ticket" in notice
             answer = texts(await say(session, live.url, "eve", "what is the weather on mars"))
             assert answer and all(answer)
+
+
+async def test_a_waiting_customer_can_cancel_and_the_queue_times_out(tiny_model, tmp_path):
+    db = tmp_path / "log.db"
+    secret = create_agent(db, "dana")
+    handoff = HandoffConfig(queue_timeout=1.0)
+    settings = ServerSettings(dialogue=DialogueConfig(handoff=handoff))
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        live_server(tiny_model, db, settings) as live,
+        aiohttp.ClientSession(cookie_jar=jar) as session,
+    ):
+        await sign_in(session, live.url, "dana", secret)
+        assert texts(await say(session, live.url, "ida", "talk to a human please"))[0] == (
+            messages.HANDOFF_CONFIRMED
+        )
+        assert texts(await say(session, live.url, "ida", "never mind")) == [
+            messages.HANDOFF_CANCELLED
+        ]
+        assert texts(await say(session, live.url, "ida", "where is my order?")) != []
+
+        await say(session, live.url, "ida", "talk to a human please")
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            listed = (await (await session.get(live.url + CONVERSATIONS)).json())["conversations"]
+            if not listed:
+                break
+        replies = texts(await say(session, live.url, "ida", "where is my order?"))
+        assert replies[0] == messages.HANDOFF_QUEUE_TIMEOUT and len(replies) >= 2
+        await rated_after_release(session, live.url, secret)
+    [survey] = sqlite_utils.Database(db)["agent_surveys"].rows
+    assert (survey["conversation_id"], survey["agent"], survey["score"]) == ("ida", "dana", 4)
+
+
+async def rated_after_release(session, url: str, secret: str) -> None:
+    """Released with a survey, the customer's "4" is stored and thanked, not answered."""
+    agent = await sign_in(session, url, "dana", secret)
+    await say(session, url, "ida", "talk to a human please")
+    assert (await agent.post(f"{CONVERSATIONS}/ida/claim"))[0] == 200
+    assert (await agent.post(f"{CONVERSATIONS}/ida/release", {"survey": True}))[0] == 200
+    assert texts(await say(session, url, "ida", "4")) == [
+        messages.AGENT_JOINED.format(agent="Dana"),
+        messages.AGENT_LEFT.format(agent="Dana"),
+        messages.SURVEY_QUESTION.format(agent="Dana"),
+        messages.SURVEY_THANKS,
+    ]

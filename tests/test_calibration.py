@@ -115,3 +115,12 @@ def test_folds_are_stratified_and_singletons_always_train():
         counts = np.bincount(folds[targets == label], minlength=5)
         assert counts.max() - counts.min() <= 1
     assert sorted(set(folds[:17].tolist())) == [0, 1, 2, 3, 4]
+
+
+def test_small_bot_calibrates_by_cross_validation(tiny_model_dir):
+    # The `supportbot init` bot has a few dozen examples.
+    import json
+
+    metrics = json.loads((tiny_model_dir / "manifest.json").read_text())["metrics"]
+    assert metrics["calibration"] == "5-fold cross-validation"
+    assert metrics["holdout_examples"] < 3000

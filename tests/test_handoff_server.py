@@ -42,6 +42,13 @@ async def _handoff_until_released(tiny_model, tmp_path, desk) -> None:
             messages.HANDOFF_CONFIRMED
         ]
         assert await say(session, live.url, "ida", "where is my order?") == []
+        external = live.url + "/agent/api/external/conversations/ida/messages"
+        body = {"agent": "Desk Dana", "text": "Hello from our help desk"}
+        async with session.post(external, json=body, headers=AUTH) as response:
+            assert response.status == 201
+        async with session.post(external, json=body) as response:
+            assert response.status == 401
+        assert await say(session, live.url, "ida", "thanks") == ["Hello from our help desk"]
         async with session.get(live.url + "/admin/handoffs", headers=AUTH) as response:
             [waiting] = (await response.json())["handoffs"]
         assert (waiting["conversation_id"], waiting["reason"]) == ("ida", "customer asked")

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import aiohttp
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.server.admission import drain
@@ -13,6 +18,7 @@ from supportbot.testing import free_port, live_server
 TOKEN = "metrics-test-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 WEBHOOK = "/webhooks/rest/webhook"
+DOCKER = Path(__file__).resolve().parent.parent / "docker"
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -28,6 +34,20 @@ def total(found: dict, name: str, **labels: str) -> float:
     """The sum of `name`'s samples whose labels include `labels`."""
     wanted = set(labels.items())
     return sum(value for (n, ls), value in found.items() if n == name and wanted <= set(ls))
+
+
+def exposed_names(text: str) -> set[str]:
+    """Every series name the text declares, with or without a sample yet."""
+    suffixes = {
+        "counter": ["_total"],
+        "histogram": ["_bucket", "_sum", "_count"],
+        "info": ["_info"],
+    }
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names |= {family.name + suffix for suffix in suffixes.get(family.type, [""])}
+        names |= {sample.name for sample in family.samples}
+    return names
 
 
 async def scrape(session: aiohttp.ClientSession, url: str) -> dict:
@@ -123,3 +143,38 @@ async def test_metrics_on_a_port_of_their_own_without_a_token(tiny_model, tmp_pa
             assert "supportbot_turns_total" in await response.text()
         async with session.get(live.url + "/metrics") as response:
             assert response.status == 404
+
+
+def dashboard_metric_names() -> set[str]:
+    dashboard = json.loads((DOCKER / "grafana" / "supportbot.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    assert exprs, "the dashboard has no queries"
+    return {name for expr in exprs for name in re.findall(r"\bsupportbot_[a-z_]+\b", expr)}
+
+
+async def test_the_dashboard_and_prometheus_use_what_the_server_exposes(tiny_model, tmp_path):
+    async with (
+        live_server(tiny_model, tmp_path / "log.db", ServerSettings(admin_token=TOKEN)) as live,
+        aiohttp.ClientSession() as session,
+    ):
+        body = {"sender": "fay", "message": "where is my order?"}
+        async with session.post(live.url + WEBHOOK, json=body) as response:
+            assert response.status == 200
+        async with session.get(live.url + "/metrics", headers=AUTH) as response:
+            exposed = exposed_names(await response.text())
+    assert dashboard_metric_names() - exposed == set()
+    assert {"supportbot_turns_total", "supportbot_handoffs_total"} <= dashboard_metric_names()
+
+    compose = yaml.safe_load((DOCKER / "compose.yml").read_text())
+    prometheus = compose["services"]["prometheus"]
+    assert prometheus["profiles"] == ["metrics"]
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in prometheus["volumes"]
+    [job] = yaml.safe_load((DOCKER / "prometheus.yml").read_text())["scrape_configs"]
+    [target] = job["static_configs"][0]["targets"]
+    bot_port = str(compose["services"]["bot"]["ports"][0]).split(":")[-1]
+    assert (job["metrics_path"], target) == ("/metrics", f"bot:{bot_port}")
+    assert job["authorization"]["credentials_file"] == "/run/secrets/admin_token"
+    assert prometheus["secrets"] == ["admin_token"]
+    grafana = compose["services"]["grafana"]
+    for volume in grafana["volumes"]:
+        assert (DOCKER / volume.split(":")[0]).exists(), volume

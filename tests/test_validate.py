@@ -162,3 +162,45 @@ def test_dialogue_label_clashes_warn_and_are_dropped_from_training(tmp_path):
     [warning] = [p for p in project.problems.warnings if "labelled with 2 intents" in p.message]
     assert warning.source.line == 2
     assert conflicting_dialogue_texts(project.data.examples) == {"yes"}
+
+
+def test_thin_intents_that_cross_validation_confuses_are_named_with_each_other() -> None:
+    from retrieval.encoder import TextEncoder
+    from training.confusion_check import check_confusable_intents
+
+    # lost_card and missing_card are taught with the same kind of sentence: no model can
+    # tell them apart; opening_hours is distinct and is not reported.
+    pool = [
+        "I lost my card",
+        "my card is missing",
+        "I can't find my bank card",
+        "my debit card is gone",
+        "I have misplaced my card",
+        "where is my card, I cannot find it",
+        "my card has disappeared",
+        "I no longer have my card",
+        "lost my credit card yesterday",
+        "my card went missing",
+    ]
+    hours = [
+        "when are you open",
+        "what are your opening hours",
+        "are you open on sunday",
+        "what time do branches close",
+        "opening times please",
+    ]
+    examples = [
+        ex(text, ("lost_card", "missing_card")[i % 2], i + 1) for i, text in enumerate(pool)
+    ]
+    examples += [ex(text, "opening_hours", 20 + i) for i, text in enumerate(hours)]
+    problems = ProblemLog()
+    check_confusable_intents(examples, TextEncoder().encode, problems)
+    messages = [str(p) for p in problems.problems]
+    assert len(messages) == 2, messages
+    lost, missing = messages
+    assert lost.startswith(
+        'bot.yml:1: warning: intent "lost_card" has only 5 examples and is likely to be confused'
+    )
+    assert '"missing_card" (' in lost and "opening_hours" not in lost
+    assert missing.startswith('bot.yml:2: warning: intent "missing_card" has only 5 examples')
+    assert '"lost_card" (' in missing

@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from bot import STATIC
-from bot.agents import accounts, queue
+from bot.agents import accounts, assist, queue
 from bot.agents.accounts import Agent
 from bot.agents.desk import AGENT_DESK, AgentDesk, desk_context
 from bot.agents.events import CLOSING
+from bot.agents.external import add_external_routes
 from bot.agents.sessions import CSRF_HEADER, SESSION_COOKIE, AgentSessions, LoginLimiter
-from bot.app_keys import DEPS
+from bot.app_keys import ANALYSE, DEPS
 from bot.channels.rest import parse_json_object
 from bot.server.http_errors import RequestError, error_response
 
@@ -61,6 +62,7 @@ def add_routes(app: web.Application, settings: ServerSettings) -> AgentDesk:
     router.add_get("/agent/api/conversations", signed_in(conversations))
     base = "/agent/api/conversations/{conversation_id}"
     router.add_get(base, signed_in(transcript))
+    router.add_get(f"{base}/suggestions", signed_in(suggest))
     for name, handler in (
         ("claim", claim),
         ("messages", send_message),
@@ -70,6 +72,7 @@ def add_routes(app: web.Application, settings: ServerSettings) -> AgentDesk:
         ("transfer", transfer),
     ):
         router.add_post(f"{base}/{name}", signed_in(handler))
+    add_external_routes(app, settings.max_message_chars)
     return desk
 
 
@@ -260,6 +263,16 @@ def transcript_items(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 }
             )
     return items
+
+
+async def suggest(request: web.Request) -> web.Response:
+    """Agent assist for the conversation's last customer message (bot/agents/assist.py)."""
+    entry = await _desk(request).open_entry(request.match_info["conversation_id"])
+    rows = await request.app[DEPS].store.history(entry["conversation_id"], 20)
+    said = [row["message"] for row in rows if row.get("message")]
+    last = said[-1] if said else entry["summary"].get("last_customer_message") or ""
+    found = await assist.suggestions(request.app[DEPS].model, request.app[ANALYSE], last)
+    return web.json_response({"suggestions": found})
 
 
 async def claim(request: web.Request) -> web.Response:

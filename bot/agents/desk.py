@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 PRESENCE_SECONDS = 60.0
 """An agent counts as signed in and available this long after their last sign of life."""
 TIMEOUT_CHECK_SECONDS = 1.0
+SURVEY_SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5)?\s*[.!]?\s*$")
 
 NOT_QUEUED = "conversation not found: it is not in the handoff queue"
 RELEASED = "conversation was released to the bot"
@@ -51,6 +53,8 @@ class AgentDesk:
         self.store: AgentStore | None = None
         self.app: web.Application | None = None
         self._presence: dict[str, float] = {}
+        self._surveys: set[str] = set()
+        """Conversations whose customer was asked for a rating and has not answered."""
 
     # -- presence -------------------------------------------------------------------
     def touch(self, agent: str) -> None:
@@ -105,6 +109,16 @@ class AgentDesk:
         self._queue_changed(conversation_id)
         return closed is not None
 
+    async def survey_answer(self, conversation_id: str, text: str) -> bool:
+        """Only the message right after the question counts; anything else lets it go."""
+        if conversation_id not in self._surveys:
+            return False
+        self._surveys.discard(conversation_id)
+        score = SURVEY_SCORE.match(text)
+        if score is None:
+            return False
+        return await self.agents.call(queue.answer_survey, conversation_id, int(score[1]))
+
     async def close(self) -> None:
         await self.notifier.close()
 
@@ -151,6 +165,7 @@ class AgentDesk:
         await self._back_to_bot(conversation_id)
         if survey:
             await self.agents.call(queue.ask_survey, conversation_id, agent.name)
+            self._surveys.add(conversation_id)
             question = messages.SURVEY_QUESTION.format(agent=agent.display_name)
             await self.say(current, PersonMessage(question, "bot"), agent.name)
 

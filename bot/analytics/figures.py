@@ -3,6 +3,7 @@ each definition with its numerator and denominator)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -87,6 +88,7 @@ def report_figures(
 def _visit_figures(chosen: list[Visit]) -> dict:
     contained = sum(v.contained for v in chosen)
     handed = sum(v.handed_off for v in chosen)
+    abandoned = sum(v.abandoned for v in chosen)
     return {
         "conversations": len(chosen),
         "contained": contained,
@@ -95,8 +97,8 @@ def _visit_figures(chosen: list[Visit]) -> dict:
         "handoff_rate": rate(handed, len(chosen)),
         "ended_unanswered": sum(v.ended_unanswered for v in chosen),
         "returned": sum(v.returned for v in chosen),
-        "abandoned": sum(v.abandoned for v in chosen),
-        "abandonment_rate": rate(sum(v.abandoned for v in chosen), len(chosen)),
+        "abandoned": abandoned,
+        "abandonment_rate": rate(abandoned, len(chosen)),
     }
 
 
@@ -180,18 +182,22 @@ def _cut(cut: str, chosen: list[Visit], turns: list[LoggedTurn]) -> list[dict]:
 
 
 def _key(cut: str, turn: LoggedTurn) -> str:
-    moment = datetime.fromtimestamp(turn.created_at, UTC)
-    if cut == "day":
-        return moment.strftime("%Y-%m-%d")
-    if cut == "week":
-        year, week, _ = moment.isocalendar()
-        return f"{year}-W{week:02d}"
+    if cut in ("day", "week"):
+        return _calendar_keys(int(turn.created_at // 86400))[cut == "week"]
     if cut == "kb_article":
         if turn.kb_article:
             return turn.kb_article
         return turn.intent[3:] if turn.intent and turn.intent.startswith("kb:") else "(none)"
     value = {"channel": turn.channel, "intent": turn.intent, "model_version": turn.model_version}
     return value[cut] or "(none)"
+
+
+@functools.lru_cache(maxsize=4096)
+def _calendar_keys(day_number: int) -> tuple[str, str]:
+    """The UTC day and ISO week of a day since the epoch, worked out once per day."""
+    moment = datetime.fromtimestamp(day_number * 86400, UTC)
+    year, week, _ = moment.isocalendar()
+    return moment.strftime("%Y-%m-%d"), f"{year}-W{week:02d}"
 
 
 def _first_seen(turns: list[LoggedTurn]) -> list[dict]:

@@ -5,6 +5,7 @@ conversation id still has visits, and a customer coming back is a new visit."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from bot.analytics.log_rows import UNANSWERED_ACTIONS, LoggedTurn
 
@@ -25,23 +26,23 @@ class Visit:
     def last(self) -> LoggedTurn:
         return self.turns[-1]
 
-    @property
+    @cached_property
     def handed_off(self) -> bool:
         return any(t.action == "handoff" for t in self.turns)
 
-    @property
+    @cached_property
     def ended_unanswered(self) -> bool:
         return self.last.action in UNANSWERED_ACTIONS
 
     @property
-    def contained(self) -> bool:
+    def contained(self) -> bool:  # not cached: `returned` is set after the visit is cut
         return not (self.handed_off or self.ended_unanswered or self.returned)
 
-    @property
+    @cached_property
     def intents(self) -> set[str]:
         return {t.intent for t in self.turns if t.intent and not t.out_of_scope}
 
-    @property
+    @cached_property
     def abandoned(self) -> bool:
         """Left waiting: the last turn handed off (no agent reply is in this log) or got
         no reply at all."""

@@ -53,6 +53,9 @@ class HandoffDesk(Protocol):
     async def cancel(self, conversation_id: str) -> bool:
         """The waiting customer changed their mind; True when the bot has them back."""
 
+    async def survey_answer(self, conversation_id: str, text: str) -> bool:
+        """True when `text` answered the 1-5 rating an agent asked for (it is stored)."""
+
     async def close(self) -> None: ...
 
 
@@ -115,6 +118,9 @@ class WebhookDesk:
         return None
 
     async def cancel(self, conversation_id: str) -> bool:
+        return False
+
+    async def survey_answer(self, conversation_id: str, text: str) -> bool:
         return False
 
     async def close(self) -> None:

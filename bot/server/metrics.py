@@ -19,13 +19,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.actions.base import FailureReason
 from bot.app_keys import DEPS
 from bot.dialogue.manager import Middleware, Next, stage_name
 from bot.dialogue.turn import Turn
 from bot.server.auth import admin_only
 from retrieval.bot_model import ServedModel
 from supportbot.config import MetricsConfig
-from supportbot.turn_actions import handoff_reason_kind
+from supportbot.turn_actions import HANDOFF_REASONS, handoff_reason_kind
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REFUSED_STATUSES = frozenset({429, 503})
@@ -71,7 +72,17 @@ class ServerMetrics:
 
 
 def server_metrics(model: ServedModel, encoder_restarts: Callable[[], int]) -> ServerMetrics:
-    """A fresh registry with every series the server exposes."""
+    """A fresh registry with every series the server exposes; the handoff and failure
+    reasons start at zero, so a rate over them is defined before the first one."""
+    metrics = _new_metrics(model, encoder_restarts)
+    for reason in HANDOFF_REASONS:
+        metrics.handoffs.labels(reason)
+    for failure in FailureReason:
+        metrics.action_failures.labels(str(failure))
+    return metrics
+
+
+def _new_metrics(model: ServedModel, encoder_restarts: Callable[[], int]) -> ServerMetrics:
     registry = CollectorRegistry(auto_describe=True)
     registry.register(ModelCollector(model, encoder_restarts))
 

@@ -57,6 +57,8 @@ def run_data(args: argparse.Namespace) -> int:
     project = load_project(args.path)
     check_training_data(project.data, project.config.training, project.problems)
     check_button_targets(project.data, project.config, project.problems)
+    if not project.problems.errors:
+        _check_confusable(project)
     for problem in project.problems.problems:
         print(problem)
     data = project.data
@@ -66,6 +68,18 @@ def run_data(args: argparse.Namespace) -> int:
         f"dialogues, {len(data.articles)} articles: {errors} error(s), {warnings} warning(s)"
     )
     return 1 if errors else 0
+
+
+def _check_confusable(project) -> None:
+    """Thin intents that cross-validation confuses, with what (training/confusion_check.py)."""
+    from retrieval.encoder import TextEncoder
+    from training.confusion_check import check_confusable_intents
+
+    encoder = TextEncoder()
+    examples = project.data.examples
+    check_confusable_intents(
+        examples, encoder.encode, project.problems, project.config.training.seed
+    )
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -73,6 +73,8 @@ def run_report(args: argparse.Namespace) -> int:
     cluster = _model_clusterer(args.model) if args.model else by_text
     db = open_database(existing_log(args.db), read_only=True)
     try:
+        if "turns" not in db.table_names():
+            raise SupportbotError(f"{args.db}: not a conversation log (it has no turns table)")
         report = report_figures(db, since, until, settings, cluster)
     finally:
         db.close()

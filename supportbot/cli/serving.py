@@ -124,6 +124,7 @@ def server_settings(model, channels: bool = True):
         body_timeout_seconds=server.body_timeout_seconds,
         slow_bodies_per_client=server.slow_bodies_per_client,
         header_timeout_seconds=server.header_timeout_seconds,
+        metrics=server.metrics,
     )
 
 

@@ -34,6 +34,9 @@ class TrackConversation:
         try:
             if state.handed_off:
                 await _while_handed_off(memory, turn, state)
+            elif await memory.desk.survey_answer(state.conversation_id, turn.text):
+                turn.action = "survey"
+                turn.dispatcher.utter(messages.SURVEY_THANKS)
             else:
                 await next_stage()
                 await _after_turn(memory, turn, state)
