@@ -153,3 +153,34 @@ async def test_two_replicas_follow_one_registry_and_say_who_they_are(
             async with session.get(live.url + "/version") as response:
                 body = await response.json()
             assert (body["model"], body["replica"]) == ("v2", "replica-a")
+
+
+async def test_a_retry_storm_on_two_replicas_is_claimed_once_per_event(two_pools):
+    from bot.replicas.event_claims import claim_event, ensure_claims_table
+
+    await ensure_claims_table(two_pools[0])
+    deliveries = [
+        claim_event(two_pools[replica], "slack", f"Ev{event}", f"replica-{replica}")
+        for event in range(5)
+        for _attempt in range(4)
+        for replica in range(2)
+    ]
+    claimed = await asyncio.gather(*deliveries)
+    assert claimed.count(True) == 5
+    for event in range(5):
+        assert claimed[event * 8 : event * 8 + 8].count(True) == 1
+
+
+async def test_a_busy_conversation_is_a_retryable_503():
+    from aiohttp.test_utils import make_mocked_request
+
+    from bot.server.http_errors import json_errors
+
+    async def handler(request):
+        raise ConversationBusy("conversation is busy on another replica for over 10 s")
+
+    response = await json_errors(make_mocked_request("POST", "/webhooks/rest/webhook"), handler)
+    assert (response.status, response.headers["Retry-After"]) == (503, "1")
+    assert response.text == (
+        '{"error": "conversation is busy on another replica for over 10 s", "status": 503}'
+    )
