@@ -23,6 +23,8 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import sqlite_utils
 
 from bot.store.group_commit import GroupCommit
+from bot.store.postgres import PostgresDatabase, is_postgres_url, redact_url
+from bot.store.schema_versions import require_current
 from supportbot.errors import SupportbotError
 
 T = TypeVar("T")
@@ -98,9 +100,11 @@ INSERT INTO conversations (
     id, channel, started_at, last_seen_at, turn_count, sender_id, opt_out
 ) VALUES (:id, :channel, :at, :at, 1, :sender_id, :opt_out)
 ON CONFLICT(id) DO UPDATE SET
-    last_seen_at = MAX(last_seen_at, excluded.last_seen_at),
-    turn_count = turn_count + 1,
-    opt_out = MAX(opt_out, excluded.opt_out)
+    last_seen_at = CASE WHEN conversations.last_seen_at > excluded.last_seen_at
+        THEN conversations.last_seen_at ELSE excluded.last_seen_at END,
+    turn_count = conversations.turn_count + 1,
+    opt_out = CASE WHEN conversations.opt_out > excluded.opt_out
+        THEN conversations.opt_out ELSE excluded.opt_out END
 """
 
 INSERT_TURN = """
@@ -118,7 +122,7 @@ INSERT INTO turns (
 SELECT_HISTORY = """
 SELECT * FROM (
     SELECT * FROM turns WHERE conversation_id = ? ORDER BY created_at DESC, id DESC LIMIT ?
-) ORDER BY created_at, id
+) AS recent ORDER BY created_at, id
 """
 
 UPSERT_FEEDBACK = """
@@ -205,9 +209,25 @@ def _insert_turn(db: sqlite_utils.Database, row: dict[str, Any]) -> int:
     return int(db.execute(INSERT_TURN, row).lastrowid or 0)
 
 
-def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.Database:
-    """Open the log file on the calling thread (tests, CLI export); raise if it is not SQLite."""
-    path = Path(path)
+Database = sqlite_utils.Database | PostgresDatabase
+"""A store's connection: a SQLite file's, or PostgreSQL's dressed in the same calls."""
+
+
+def open_database(location: str | Path, *, read_only: bool = False) -> Any:
+    """Open the log on the calling thread (tests, CLI export): a SQLite path, or a
+    `postgresql://` URL (whose schema must be current); raise if it is neither."""
+    if is_postgres_url(location):
+        db = PostgresDatabase(str(location), read_only=read_only)
+        try:
+            require_current(db)
+        except SupportbotError:
+            db.close()
+            raise
+        return db
+    return _open_sqlite(Path(location), read_only)
+
+
+def _open_sqlite(path: Path, read_only: bool) -> sqlite_utils.Database:
     try:
         if read_only:
             uri = f"{path.resolve().as_uri()}?mode=ro"
@@ -223,11 +243,13 @@ def open_database(path: str | Path, *, read_only: bool = False) -> sqlite_utils.
     return db
 
 
-def open_side_database(path: str | Path, schema: str) -> sqlite_utils.Database:
+def open_side_database(path: str | Path, schema: str) -> Any:
     """Tables other parts keep in the log's file (dialogue state, web chat sessions, Slack
     event ids), on their own connection: WAL and a busy timeout so it and the store's
     connection do not fail on each other's writes, then the idempotent schema."""
     db = open_database(path)
+    if isinstance(db, PostgresDatabase):  # its schema comes from the migrations
+        return db
     if str(path) != ":memory:":
         db.enable_wal()
     db.execute("PRAGMA busy_timeout=5000")
@@ -235,9 +257,12 @@ def open_side_database(path: str | Path, schema: str) -> sqlite_utils.Database:
     return db
 
 
-def _create_schema(db: sqlite_utils.Database) -> None:
+def _create_schema(db: Database) -> None:
     """Idempotent: WAL so readers never block the writer; synchronous=FULL so a commit is on
-    disk when it returns; secure_delete so deleted personal data is overwritten."""
+    disk when it returns; secure_delete so deleted personal data is overwritten. PostgreSQL
+    gets its schema from the migrations (`supportbot db upgrade`), checked at open."""
+    if isinstance(db, PostgresDatabase):
+        return
     db.enable_wal()
     db.execute("PRAGMA synchronous=FULL")
     db.execute("PRAGMA foreign_keys=ON")
@@ -255,7 +280,7 @@ class SQLiteConversationStore:
 
     def __init__(self, path: str | Path):
         """Open (creating if needed) the file. Blocks briefly: call at start-up or via `open`."""
-        self.path = Path(path)
+        self.path: Path | str = str(path) if is_postgres_url(path) else Path(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="supportbot-store")
         self._closed = False
         try:
@@ -273,14 +298,17 @@ class SQLiteConversationStore:
         """Construct without blocking the event loop."""
         return await asyncio.to_thread(cls, path)
 
-    def _open(self) -> sqlite_utils.Database:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def _open(self) -> Any:
+        if isinstance(self.path, Path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         db = open_database(self.path)
         try:
             _create_schema(db)
         except sqlite3.DatabaseError as exc:
             db.close()
-            raise SupportbotError(f"{self.path}: cannot use as a conversation log ({exc})") from exc
+            raise SupportbotError(
+                f"{redact_url(str(self.path))}: cannot use as a conversation log ({exc})"
+            ) from exc
         return db
 
     async def _run(self, func: Callable[..., T], *args: Any) -> T:

@@ -27,6 +27,7 @@ import sqlite_utils
 from bot.dialogue.state import BOT, HANDED_OFF, ConversationState
 from bot.store.conversation_log import SQLiteConversationStore, open_side_database
 from bot.store.executor_batches import ExecutorBatches, Outcome
+from bot.store.postgres import PostgresDatabase
 
 STATE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS conversation_state (
@@ -150,7 +151,12 @@ def set_handoff_journaled(db: sqlite_utils.Database, conversation_id: str, take:
 @contextmanager
 def _write_transaction(db: sqlite_utils.Database) -> Iterator[None]:
     """BEGIN IMMEDIATE: take the write lock (waiting out the server's writes) before the
-    read, so no server write lands between reading the state and writing it back."""
+    read, so no server write lands between reading the state and writing it back.
+    PostgreSQL: one transaction."""
+    if isinstance(db, PostgresDatabase):
+        with db.atomic():
+            yield
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         yield

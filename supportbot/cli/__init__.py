@@ -17,6 +17,7 @@ import sys
 from supportbot.cli import (
     agents,
     conversation_tests,
+    database,
     demo,
     evaluation,
     export,
@@ -45,6 +46,7 @@ COMMAND_GROUPS = (
     conversation_tests,
     kb,
     demo,
+    database,
 )
 
 
