@@ -302,13 +302,15 @@ def test_migrate_runs_once_after_postgres_is_healthy_and_the_bots_wait_for_it(co
 
 
 def test_the_replicas_are_the_bot_image_on_the_shared_model_registry(runtime: Stage, compose):
+    from bot.replicas.identity import REPLICA_VARIABLE
+
     services = compose["services"]
     bot = services["bot"]
     image_cmd = exec_form(runtime.last("CMD"))
     for name in REPLICAS:
         replica = services[name]
         assert replica["image"] == bot["image"]
-        assert replica["environment"]["SUPPORTBOT_REPLICA"] == name
+        assert replica["environment"][REPLICA_VARIABLE] == name
         assert _mounts(replica)["/models"] == _mounts(bot)["/models"]
         assert flag_value(replica["command"], "--model") == flag_value(image_cmd, "--model")
         assert flag_value(replica["command"], "--port") == flag_value(image_cmd, "--port")
