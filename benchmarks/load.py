@@ -12,8 +12,13 @@ compared with the mean of the measurements on either side of it, because this ma
 speed drifts by a quarter within minutes. The server's CPU time includes its child
 processes (the encoder runs in one).
 
+With `--db`, each store is measured in turn in the same run (one fresh server each):
+`sqlite` (a file in a temporary directory), a SQLite path, `postgresql` (a server started
+for the run by supportbot.testing.postgres, fsync off like the tests'), or a
+postgresql:// URL. Each level also reports the serving processes' resident memory.
+
     python benchmarks/load.py [--model models/banking-demo] [--concurrency 1 16 64]
-                              [--requests 600] [--out results/load]
+                              [--requests 600] [--db sqlite postgresql] [--out results/load]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -103,12 +109,13 @@ def _messages_per_second(encoder, texts: list[str], seconds: float) -> float:
 class Server:
     """`supportbot serve` in a child process, on loopback, with its own log database."""
 
-    def __init__(self, model: Path, workdir: Path):
+    def __init__(self, model: Path, workdir: Path, db: str | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             sys.executable, "-m", "supportbot.cli", "serve", "--model", str(model),
-            "--host", "127.0.0.1", "--port", str(self.port), "--db", str(workdir / "load.db"),
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--db", db or str(workdir / "load.db"),
         ]  # fmt: skip
         self.log = open(workdir / "server.log", "w")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
@@ -137,6 +144,15 @@ class Server:
         except OSError:
             return float("nan")
 
+    def rss_mb(self) -> float:
+        """Resident memory of the server and its children (Linux /proc), in MB."""
+        try:
+            return round(
+                sum(_process_rss_kb(pid) for pid in _process_tree(self.process.pid)) / 1024, 1
+            )
+        except OSError:
+            return float("nan")
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -154,6 +170,14 @@ def _process_tree(pid: int) -> list[int]:
         for task in Path(f"/proc/{current}/task").iterdir():
             pending += [int(c) for c in (task / "children").read_text().split()]
     return tree
+
+
+def _process_rss_kb(pid: int) -> int:
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def _process_cpu_seconds(pid: int) -> float:
@@ -228,6 +252,7 @@ async def drive(
             first = WARM_UP + number * total
             result = await run_level(session, server.url, texts, level, total, first)
             result["server_cpu_ms"] = round((server.cpu_seconds() - cpu) * 1000 / total, 2)
+            result["server_rss_mb"] = server.rss_mb()
             after = ceiling.measure()
             result["ceiling"] = round((before + after) / 2, 1)
             result["share_of_ceiling"] = round(result["throughput_rps"] / result["ceiling"], 3)
@@ -252,18 +277,19 @@ def report(
         f"server), messages/s, {' / '.join(ceiling.encoders)}, before the first level, "
         f"between levels and after the last: {measured}",
         "",
-        "| concurrency | requests | errors | median ms | p99 ms | throughput req/s "
+        "| store | concurrency | requests | errors | median ms | p99 ms | throughput req/s "
         "| raw encoder msg/s | % of raw encoder | server CPU ms per request "
-        "| client CPU ms per request |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| client CPU ms per request | server RSS MB |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         errors = sum(r["errors"].values())
         lines.append(
-            f"| {r['concurrency']} | {r['requests']} | {errors} | {r['median_ms']:.2f} "
+            f"| {r['store']} | {r['concurrency']} | {r['requests']} | {errors} "
+            f"| {r['median_ms']:.2f} "
             f"| {r['p99_ms']:.2f} | {r['throughput_rps']:.1f} | {r['ceiling']:.1f} "
             f"| {100 * r['share_of_ceiling']:.1f}% "
-            f"| {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} |"
+            f"| {r['server_cpu_ms']:.2f} | {r['client_cpu_ms']:.2f} | {r['server_rss_mb']} |"
         )
     return lines
 
@@ -275,10 +301,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--requests", type=int, default=600, help="requests per level")
     parser.add_argument("--out", type=Path, default=Path("results/load"))
+    parser.add_argument(
+        "--db",
+        nargs="+",
+        default=["sqlite"],
+        help="stores to measure in turn: sqlite, a SQLite path, postgresql, or a postgresql:// URL",
+    )
     args = parser.parse_args(argv)
     if min(args.concurrency) < 1 or args.requests < 1:
         parser.error("--concurrency and --requests: expected positive numbers")
     return args
+
+
+def store_label(db: str) -> str:
+    """The store's name in the report: no URL (it may name a host or a user)."""
+    return "postgresql" if db.startswith("postgresql") else "sqlite"
+
+
+def measure_store(args: argparse.Namespace, db: str, ceiling, texts: list[str]) -> list[dict]:
+    """One fresh server on store `db`, driven through every level."""
+    with tempfile.TemporaryDirectory(prefix="load-bench-") as scratch, ExitStack() as stack:
+        url = None if db == "sqlite" else db
+        if db == "postgresql":
+            from supportbot.testing.postgres import running_server
+
+            url = stack.enter_context(running_server()).fresh_database()
+        if url and url.startswith("postgresql"):
+            upgrade = [sys.executable, "-m", "supportbot.cli", "db", "upgrade", "--db", url]
+            subprocess.run(upgrade, cwd=ROOT, check=True)
+        server = Server(args.model, Path(scratch), url)
+        try:
+            return asyncio.run(drive(server, ceiling, texts, args.concurrency, args.requests))
+        finally:
+            server.stop()
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -289,13 +344,10 @@ def main(argv: list[str] | None = None) -> dict:
     ensure_model(args.model)
     loads = [os.getloadavg()[0]]
     ceiling = EncoderCeiling(args.model, texts)
-    with tempfile.TemporaryDirectory(prefix="load-bench-") as scratch:
-        server = Server(args.model, Path(scratch))
-        try:
-            levels = (args.concurrency, args.requests)
-            results = asyncio.run(drive(server, ceiling, texts, *levels))
-        finally:
-            server.stop()
+    results = []
+    for db in args.db:
+        for result in measure_store(args, db, ceiling, texts):
+            results.append({"store": store_label(db), **result})
     loads.append(os.getloadavg()[0])
     lines = report(command, loads, results, ceiling)
     args.out.mkdir(parents=True, exist_ok=True)

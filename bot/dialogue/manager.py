@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from functools import partial
 from typing import ClassVar, Protocol
 
@@ -22,6 +22,12 @@ from bot.moderation import normalise_text
 Next = Callable[[], Awaitable[None]]
 Middleware = Callable[[Turn, Next], Awaitable[None]]
 """What the chain calls: a `Stage`, or a plain async function of (turn, next_stage)."""
+
+
+class SharedLock(Protocol):
+    """A lock every replica honours (bot/replicas/conversation_lock.py on PostgreSQL)."""
+
+    def hold(self, conversation_id: str) -> AbstractAsyncContextManager[None]: ...
 
 
 class Stage(Protocol):
@@ -42,8 +48,9 @@ def stage_name(stage: Middleware) -> str:
 class DialogueManager:
     """Runs turns through the stages; turns of one conversation run strictly in order."""
 
-    def __init__(self, stages: list[Middleware]):
+    def __init__(self, stages: list[Middleware], shared_lock: SharedLock | None = None):
         self.stages = list(stages)
+        self.shared_lock = shared_lock
         self._locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, int] = {}
 
@@ -68,7 +75,13 @@ class DialogueManager:
         self._waiting[sender_id] = self._waiting.get(sender_id, 0) + 1
         try:
             async with lock:
-                yield
+                if self.shared_lock is None:
+                    yield
+                else:
+                    # After the local lock: one replica holds at most one PostgreSQL
+                    # connection per conversation (bot/replicas/conversation_lock.py).
+                    async with self.shared_lock.hold(sender_id):
+                        yield
         finally:
             self._waiting[sender_id] -= 1
             if self._waiting[sender_id] == 0:

@@ -18,6 +18,7 @@ from bot.channels.base import ChannelModule
 from bot.channels.slack import channel as slack
 from bot.channels.webchat import channel as webchat
 from bot.handoff.events import handoff_journal_context
+from bot.replicas.identity import replica_id
 from bot.server.admin import add_admin_routes
 from bot.server.admission import AdmissionGate, BodyLimits, add_admission
 from bot.server.analytics_page import add_analytics_routes
@@ -83,5 +84,6 @@ async def version(request: web.Request) -> web.Response:
             "version": supportbot.__version__,
             "model": manifest.version,
             "created_at": manifest.created_at,
+            "replica": replica_id(),
         }
     )

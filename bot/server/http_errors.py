@@ -6,6 +6,8 @@ import logging
 
 from aiohttp import web
 
+from bot.replicas.conversation_lock import ConversationBusy
+
 log = logging.getLogger(__name__)
 
 
@@ -28,6 +30,11 @@ async def json_errors(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     except RequestError as exc:
         return error_response(exc.status, exc.reason)
+    except ConversationBusy as exc:
+        # Another replica holds the conversation: retryable, like a full admission queue.
+        response = error_response(503, str(exc))
+        response.headers["Retry-After"] = "1"
+        return response
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, f"request body is larger than {request.client_max_size} bytes")
     except web.HTTPException as exc:
