@@ -184,3 +184,57 @@ async def test_a_busy_conversation_is_a_retryable_503():
     assert response.text == (
         '{"error": "conversation is busy on another replica for over 10 s", "status": 503}'
     )
+
+
+async def test_two_servers_on_one_postgres_log_every_turn_once_and_in_order(
+    tiny_model, pg_url, tmp_path
+):
+    from bot.store.postgres import PostgresDatabase
+    from bot.store.schema_versions import upgrade
+
+    db = PostgresDatabase(pg_url)
+    upgrade(db)
+    db.close()
+    settings = ServerSettings()
+    texts = ["where is my order?", "hi", "my card was declined", "I want to return my shoes"]
+
+    async def conversation(session, urls, index: int) -> None:
+        for turn, text in enumerate(texts):  # each turn to the other replica
+            url = urls[(index + turn) % 2]
+            payload = {"sender": f"c{index}", "message": f"{text} #{turn}"}
+            async with session.post(url + "/webhooks/rest/webhook", json=payload) as response:
+                assert response.status == 200, await response.text()
+
+    async def burst(session, urls) -> list[int]:  # one conversation, both replicas at once
+        async def one(i: int) -> int:
+            payload = {"sender": "burst", "message": f"hi #{i}"}
+            async with session.post(urls[i % 2] + "/webhooks/rest/webhook", json=payload) as r:
+                return r.status
+
+        return list(await asyncio.gather(*(one(i) for i in range(6))))
+
+    async with (
+        live_server(tiny_model, pg_url, settings) as a,  # type: ignore[arg-type]
+        live_server(tiny_model, pg_url, settings) as b,  # type: ignore[arg-type]
+        aiohttp.ClientSession() as session,
+    ):
+        urls = [a.url, b.url]
+        results = await asyncio.gather(
+            burst(session, urls), *(conversation(session, urls, i) for i in range(6))
+        )
+    assert results[0] == [200] * 6
+    with psycopg.connect(pg_url) as conn:
+        rows = conn.execute(
+            "SELECT c.id, t.message FROM turns t JOIN conversations c"
+            " ON c.id = t.conversation_id ORDER BY t.id"
+        ).fetchall()
+    by_conversation: dict[str, list[str]] = {}
+    for conversation_id, message in rows:
+        by_conversation.setdefault(conversation_id, []).append(message)
+    assert len(rows) == 6 * 4 + 6
+    ordered = [v for v in by_conversation.values() if len(v) == 4]
+    assert len(ordered) == 6
+    for messages in ordered:
+        assert messages == [f"{text} #{turn}" for turn, text in enumerate(texts)]
+    bursts = [v for v in by_conversation.values() if len(v) == 6]
+    assert len(bursts) == 1 and sorted(bursts[0]) == sorted(f"hi #{i}" for i in range(6))

@@ -20,6 +20,7 @@ from bot.dialogue.stages.actions import action_policy
 from bot.handoff.desk import HandoffDesk, WebhookDesk
 from bot.handoff.notifier import HandoffNotifier
 from bot.moderation import Moderator
+from bot.replicas.runtime_lock import close_shared_lock, open_shared_lock
 from bot.server.batching import MicroBatcher
 from bot.server.metrics import ServerMetrics, timed_stages
 from bot.server.settings import AppDeps, ServerSettings
@@ -99,11 +100,14 @@ async def dialogue_runtime(
     )
     if metrics is not None:
         stages = timed_stages(stages, metrics)
+    shared_lock = await open_shared_lock(deps.store)
     batcher.start()
     contexts.start()
     try:
-        yield Runtime(DialogueManager(stages), analyse_fully, states, moderator.pii.redact)
+        manager = DialogueManager(stages, shared_lock)
+        yield Runtime(manager, analyse_fully, states, moderator.pii.redact)
     finally:
+        await close_shared_lock(shared_lock)
         await batcher.aclose()
         await contexts.aclose()
         if actions is not None:
