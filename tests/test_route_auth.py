@@ -27,7 +27,12 @@ AGENT_ROUTES = [
         for action in ("claim", "messages", "release", "resolve", "notes", "transfer")
     ],
 ]
-ADMIN_ROUTES = [("GET", "/metrics"), ("GET", "/admin/analytics/report")]
+ADMIN_ROUTES = [
+    ("GET", "/metrics"),
+    ("GET", "/admin/analytics/report"),
+    ("POST", "/agent/api/external/conversations/someone/messages"),
+    ("POST", "/agent/api/external/conversations/someone/release"),
+]
 
 
 async def status_and_error(session, method, url, headers=None):
