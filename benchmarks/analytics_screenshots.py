@@ -26,15 +26,8 @@ from bot.server.settings import ServerSettings  # noqa: E402
 from retrieval.bot_model import BotModel  # noqa: E402
 from supportbot.cli import main as cli  # noqa: E402
 from supportbot.testing import live_server  # noqa: E402
+from supportbot.testing.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TOKEN = "screenshot-token"
 
 
@@ -48,7 +41,7 @@ async def shoot(db: Path, model_dir: Path, out: Path) -> None:
         async with live_server(BotModel.load(model_dir), served, settings) as live:
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(
-                    executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
+                    executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
                 )
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 await page.goto((report_dir / "report.html").as_uri())

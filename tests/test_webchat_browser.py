@@ -20,16 +20,8 @@ from bot.dialogue.turn import Turn
 from bot.server.settings import ServerSettings
 from supportbot.testing import live_server
 from supportbot.testing.agents import create_agent, sign_in
+from supportbot.testing.browser import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 INJECTION = '<img src=x onerror="window.__xss = 1">'
 ADMIN = {"Authorization": "Bearer widget-admin-token"}
 MARKUP_REPLY = (
